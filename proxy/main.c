@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * main.c — the `limen` command line (SPEC §1).
+ *
+ *   limen [run] [-c FILE]     proxy + ACME manager in the foreground
+ *   limen check [-c FILE]     validate; every problem as FILE:LINE:COL
+ *   limen reload [-c FILE]    make the running instance load FILE again
+ *   limen --version
+ *
+ * Options may stand before or after the command.  Exit codes: 0 success,
+ * 1 user error (bad config, bad argument), 2 internal failure.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/config.h"
+#include "conf/diag.h"
+#include "proxy/server.h"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: limen [run | check | reload] [-c FILE | --config FILE]\n"
+	    "       limen --version\n"
+	    "  run     run the proxy and the ACME manager in the foreground\n"
+	    "  check   validate the configuration and print every problem\n"
+	    "  reload  make the running instance load the configuration again\n"
+	    "  -c, --config FILE   configuration file (default %s)\n",
+	    CONF_DEFAULT_PATH);
+}
+
+static int
+cmd_check(const char *path)
+{
+	struct diag d;
+	struct config *c;
+
+	diag_init(&d);
+	c = conf_load(path, &d);
+	diag_sort(&d);
+	diag_print(&d, stderr);
+	if (c == NULL) {
+		diag_free(&d);
+		return 1;
+	}
+	conf_unref(c);
+	diag_free(&d);
+	printf("%s: ok\n", path);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = CONF_DEFAULT_PATH, *cmd = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i == argc) {
+				fprintf(stderr, "limen: %s needs a file name\n", a);
+				return 1;
+			}
+			path = argv[i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			path = a + 9;
+		} else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			printf("limen %s\n", LIMEN_VERSION);
+			return 0;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "limen: unknown option '%s'\n", a);
+			usage(stderr);
+			return 1;
+		} else if (cmd == NULL) {
+			cmd = a;
+		} else {
+			fprintf(stderr, "limen: unexpected argument '%s'\n", a);
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (cmd == NULL || strcmp(cmd, "run") == 0)
+		return server_run(path);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(path);
+	if (strcmp(cmd, "reload") == 0)
+		return server_reload_command(path);
+	fprintf(stderr, "limen: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 1;
+}
