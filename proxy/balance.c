@@ -190,6 +190,61 @@ balance_random_below(uint64_t bound)
 	return (uint64_t)(((unsigned __int128)balance_random() * bound) >> 64);
 }
 
+struct server *
+balance_swrr_pick(struct balance_swrr *w, struct server_set *set,
+    const struct pick_ctx *ctx, int64_t now_ms,
+    const struct server *same_load)
+{
+	struct server *s, *best = NULL;
+	int64_t *cur, total = 0, *grown;
+	size_t i, best_i = 0;
+
+	if (w->gen != set->gen || w->current == NULL) {
+		if (w->cap < set->n) {
+			if ((grown = realloc(w->current,
+			    set->n * sizeof(*grown))) == NULL)
+				goto nostate;
+			w->current = grown;
+			w->cap = set->n;
+		}
+		memset(w->current, 0, set->n * sizeof(*w->current));
+		w->gen = set->gen;
+	}
+	cur = w->current;
+	for (i = 0; i < set->n; i++) {
+		s = set->servers[i];
+		if (!balance_usable(s, ctx, now_ms) ||
+		    (same_load != NULL && s != same_load &&
+		    balance_cmp_load(s, same_load) != 0))
+			continue;
+		cur[i] += balance_weight(s);
+		total += balance_weight(s);
+		if (best == NULL || cur[i] > cur[best_i]) {
+			best = s;
+			best_i = i;
+		}
+	}
+	if (best != NULL)
+		cur[best_i] -= total;
+	return best;
+
+nostate:
+	/* out of memory: still answer, with the first candidate */
+	for (i = 0; i < set->n; i++) {
+		s = set->servers[i];
+		if (balance_usable(s, ctx, now_ms) && (same_load == NULL ||
+		    s == same_load || balance_cmp_load(s, same_load) == 0))
+			return s;
+	}
+	return NULL;
+}
+
+void
+balance_swrr_fini(void *w)
+{
+	free(((struct balance_swrr *)w)->current);
+}
+
 struct balance_slots *
 balance_slots_new(unsigned n_workers, size_t size)
 {

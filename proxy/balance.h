@@ -71,6 +71,23 @@ uint64_t balance_random(void);
 uint64_t balance_random_below(uint64_t bound);
 
 /*
+ * Smooth weighted round robin over the usable servers of a set, with the
+ * current weights of one worker (nginx's algorithm).  With `same_load`,
+ * only servers whose load equals its load take part (least_conn's tie
+ * break).  A state built for another set starts again from zero.
+ */
+struct balance_swrr {
+	uint64_t gen;			/* the set the weights belong to */
+	size_t cap;
+	int64_t *current;		/* current weight per set position */
+};
+
+struct server *balance_swrr_pick(struct balance_swrr *w,
+    struct server_set *set, const struct pick_ctx *ctx, int64_t now_ms,
+    const struct server *same_load);
+void balance_swrr_fini(void *w);
+
+/*
  * Per-worker state: n_workers slots of `size` bytes (each on its own cache
  * lines, zeroed) plus one shared slot under a mutex for any other caller
  * (worker >= n_workers).  enter/leave bracket each use.

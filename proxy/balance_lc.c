@@ -4,26 +4,22 @@
  *
  * The load of a server is its `active` count (in-flight requests of all
  * workers, kept by pool_pick/pool_release) divided by its weight; the
- * least loaded usable server wins.  Ties are broken round robin: each
- * worker starts its scan one position further than last time, and the
- * first server with the least load from there wins.
+ * least loaded usable server wins.  Ties are broken by smooth weighted
+ * round robin among the tied servers (as nginx does), with per-worker
+ * weights: an idle pool is spread by weight, and equal servers in turn.
  */
 #include "proxy/balance.h"
-
-struct lc_slot {
-	size_t next;			/* where this worker's next scan starts */
-};
 
 static void *
 lc_state_new(const struct conf_pool *conf, unsigned n_workers)
 {
-	return balance_slots_new(n_workers, sizeof(struct lc_slot));
+	return balance_slots_new(n_workers, sizeof(struct balance_swrr));
 }
 
 static void
 lc_state_free(void *state)
 {
-	balance_slots_free(state, NULL);
+	balance_slots_free(state, balance_swrr_fini);
 }
 
 static struct server *
@@ -31,21 +27,22 @@ lc_pick(void *state, struct server_set *set, const struct pick_ctx *ctx,
     int64_t now_ms)
 {
 	struct balance_slots *bs = state;
-	struct lc_slot *ls;
-	struct server *s, *best = NULL;
-	size_t i, start;
+	struct server *s, *least = NULL;
+	size_t i;
 
-	ls = balance_slot_enter(bs, ctx->worker);
-	start = ls->next++ % set->n;
-	balance_slot_leave(bs, ctx->worker);
 	for (i = 0; i < set->n; i++) {
-		s = set->servers[(start + i) % set->n];
-		if (!balance_usable(s, ctx, now_ms))
-			continue;
-		if (best == NULL || balance_cmp_load(s, best) < 0)
-			best = s;
+		s = set->servers[i];
+		if (balance_usable(s, ctx, now_ms) &&
+		    (least == NULL || balance_cmp_load(s, least) < 0))
+			least = s;
 	}
-	return best;
+	if (least == NULL)
+		return NULL;
+	s = balance_swrr_pick(balance_slot_enter(bs, ctx->worker), set, ctx,
+	    now_ms, least);
+	balance_slot_leave(bs, ctx->worker);
+	/* loads moved between the two scans and nothing ties any more */
+	return s != NULL ? s : least;
 }
 
 const struct balance_ops balance_lc_ops = {
