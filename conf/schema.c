@@ -47,6 +47,20 @@ conf_err_at(struct conf_ctx *x, int line, int col, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+conf_err_key(struct conf_ctx *x, const struct ynode *n, const char *key,
+    const char *fmt, ...)
+{
+	const struct ynode *v = conf_yaml_get(n, key);
+	size_t old = conf_path_push_key(x, key);
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_verr(x, v ? v->line : n->line, v ? v->col : n->col, fmt, ap);
+	va_end(ap);
+	conf_path_pop(x, old);
+}
+
 size_t
 conf_path_push_key(struct conf_ctx *x, const char *key)
 {
@@ -245,7 +259,7 @@ conf_schema_section(struct conf_ctx *x, const struct conf_section *s,
 		const struct conf_key *k = &s->keys[i];
 		if (seen[i])
 			continue;
-		if (k->flags & CK_REQUIRED) {
+		if ((k->flags & CK_REQUIRED) && !x->defaults_only) {
 			conf_err(x, n, "missing required key '%s'", k->name);
 		} else if (k->def != NULL) {
 			size_t old = conf_path_push_key(x, k->name);
@@ -258,7 +272,10 @@ conf_schema_section(struct conf_ctx *x, const struct conf_section *s,
 			    .line = n->line, .col = n->col, .str = "",
 			    .null = true, .plain = true };
 			size_t old = conf_path_push_key(x, k->name);
+			bool was = x->defaults_only;
+			x->defaults_only = true;
 			k->type->parse(x, k, &empty, (char *)obj + k->off, obj);
+			x->defaults_only = was;
 			conf_path_pop(x, old);
 		}
 	}

@@ -44,6 +44,7 @@ struct conf_ctx {
 	unsigned flags;
 	int errors;
 	size_t index;			/* position of the list item being parsed */
+	bool defaults_only;		/* filling an absent group: no "missing" */
 	char path[512];
 	size_t plen;
 };
@@ -109,6 +110,10 @@ void conf_err(struct conf_ctx *x, const struct ynode *n, const char *fmt, ...)
 /* The same at an explicit position. */
 void conf_err_at(struct conf_ctx *x, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* An error about `key` of the section node n: path gets ".key", the
+ * position is the key's value (or n when the key is absent). */
+void conf_err_key(struct conf_ctx *x, const struct ynode *n, const char *key,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Push ".key" / "[i]" onto the key path; returns the old length. */
 size_t conf_path_push_key(struct conf_ctx *x, const char *key);
 size_t conf_path_push_index(struct conf_ctx *x, size_t i);

@@ -120,12 +120,11 @@ acme_finish(struct conf_ctx *x, const struct ynode *n, void *obj,
 	struct conf_acme *a = obj;
 
 	if (a->directory != NULL && strncmp(a->directory, "https://", 8) != 0)
-		conf_err(x, conf_yaml_get(n, "directory"),
-		    "must be an https:// URL");
+		conf_err_key(x, n, "directory", "must be an https:// URL");
 	if (a->email != NULL && (strchr(a->email, '@') == NULL ||
 	    strchr(a->email, ' ') != NULL))
-		conf_err(x, conf_yaml_get(n, "email"),
-		    "'%s' is not an email address", a->email);
+		conf_err_key(x, n, "email", "'%s' is not an email address",
+		    a->email);
 }
 
 static const struct conf_key acme_keys[] = {

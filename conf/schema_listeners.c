@@ -65,8 +65,8 @@ listener_finish(struct conf_ctx *x, const struct ynode *n, void *obj,
 	l->line = n->line;
 	l->col = n->col;
 	if (l->tls.enabled && l->redirect_https)
-		conf_err(x, conf_yaml_get(n, "redirect_https"),
-		    "a TLS listener cannot redirect to https (it would loop)");
+		conf_err_key(x, n, "redirect_https", "a TLS listener cannot "
+		    "redirect to https (it would loop)");
 }
 
 static const struct conf_key listener_keys[] = {

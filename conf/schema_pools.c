@@ -114,7 +114,7 @@ health_finish(struct conf_ctx *x, const struct ynode *n, void *obj,
 	else if (!h->tcp && h->path == NULL)
 		conf_err(x, n, "needs path (HTTP check) or tcp: true");
 	else if (h->path != NULL && h->path[0] != '/')
-		conf_err(x, conf_yaml_get(n, "path"), "path must start with '/'");
+		conf_err_key(x, n, "path", "must start with '/'");
 	if (h->timeout_ms > h->interval_ms)
 		conf_err(x, n, "timeout (%llums) is longer than interval (%llums)",
 		    (unsigned long long)h->timeout_ms,
@@ -193,15 +193,12 @@ pool_finish(struct conf_ctx *x, const struct ynode *n, void *obj,
 	if (n->kind != YNODE_MAP)
 		return;
 	if (p->balance == BALANCE_HASH && !seen[hk])
-		conf_err(x, conf_yaml_get(n, "balance"),
-		    "balance: hash needs hash_key (client_ip, header:NAME or "
-		    "cookie:NAME)");
+		conf_err_key(x, n, "balance", "hash needs hash_key (client_ip, "
+		    "header:NAME or cookie:NAME)");
 	else if (p->balance != BALANCE_HASH && seen[hk])
-		conf_err(x, conf_yaml_get(n, "hash_key"),
-		    "hash_key needs balance: hash");
+		conf_err_key(x, n, "hash_key", "only used with balance: hash");
 	if (p->servers != NULL && p->n_servers == 0)
-		conf_err(x, conf_yaml_get(n, "servers"),
-		    "needs at least one server");
+		conf_err_key(x, n, "servers", "needs at least one server");
 }
 
 static const struct conf_key pool_keys[] = {

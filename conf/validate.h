@@ -13,6 +13,8 @@
 #ifndef LIMEN_CONF_VALIDATE_H
 #define LIMEN_CONF_VALIDATE_H
 
+#include <stddef.h>
+
 struct conf_ctx;
 struct ynode;
 
@@ -29,6 +31,11 @@ void conf_validate_path(struct conf_ctx *x, const char *fmt, ...)
 /* A readable regular file, else an error at n naming it. */
 int conf_validate_readable(struct conf_ctx *x, const struct ynode *n,
     const char *path);
+
+/* validate_cron.c */
+struct conf_backup_job;
+void conf_validate_backup_cron(struct conf_ctx *x, const struct ynode *jn,
+    const struct conf_backup_job *j, size_t i);
 
 /* validate_net.c */
 void conf_validate_listeners(struct conf_ctx *x, const struct ynode *root);
