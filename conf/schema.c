@@ -182,6 +182,22 @@ conf_unknown_key(struct conf_ctx *x, const struct conf_section *s,
 		conf_err(x, k, "unknown key '%s'", k->str);
 }
 
+/* Give a parsed default (and all its children) the position `at`. */
+static void
+conf_place(struct ynode *n, const struct ynode *at)
+{
+	n->line = at->line;
+	n->col = at->col;
+	for (size_t i = 0; i < n->n_items; i++)
+		conf_place(n->items[i], at);
+	for (size_t i = 0; i < n->n_pairs; i++) {
+		conf_place(n->pairs[i].key, at);
+		conf_place(n->pairs[i].value, at);
+	}
+}
+
+/* Defaults are YAML text: plain words as they are, flow lists through
+ * the same YAML parser as the user's file. */
 static void
 conf_apply_default(struct conf_ctx *x, const struct conf_key *k,
     const struct ynode *at, void *obj)
@@ -189,8 +205,17 @@ conf_apply_default(struct conf_ctx *x, const struct conf_key *k,
 	struct ynode def = {
 		.kind = YNODE_SCALAR, .line = at->line, .col = at->col,
 		.str = (char *)k->def, .len = strlen(k->def), .plain = true,
-	};
-	k->type->parse(x, k, &def, (char *)obj + k->off, obj);
+	}, *n = &def;
+
+	if (strchr("[{\"'", k->def[0]) != NULL) {
+		if (conf_yaml_parse(x->a, "(default)", k->def, strlen(k->def),
+		    &n, x->d) == -1) {
+			x->errors++;
+			return;
+		}
+		conf_place(n, at);
+	}
+	k->type->parse(x, k, n, (char *)obj + k->off, obj);
 }
 
 /* `token` and `token_file` (any secret and its *_file) exclude each other. */

@@ -30,6 +30,6 @@ static const struct conf_key root_keys[] = {
 };
 
 const struct conf_section conf_schema_root = {
-	.name = "", .keys = root_keys, .size = sizeof(struct config),
+	.name = "top-level", .keys = root_keys, .size = sizeof(struct config),
 	.doc = "The file's top-level sections.",
 };

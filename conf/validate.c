@@ -182,7 +182,7 @@ validate_route(struct conf_ctx *x, const struct ynode *rn,
 			conf_validate_path(x, "routes[%zu].host[%zu]", i, h);
 		else
 			conf_validate_path(x, "routes[%zu].host", i);
-		conf_err(x, conf_validate_item(hn, h), "invalid host '%s' "
+		conf_err(x, hn ? conf_validate_item(hn, h) : rn, "invalid host '%s' "
 		    "(expected a name, \"*.name\" or \"*\")", r->hosts[h]);
 	}
 	conf_validate_path(x, "routes[%zu].path", i);

@@ -84,6 +84,11 @@ yaml_attach(struct ybuild *b, struct ynode *n)
 	f = &b->stack[b->depth - 1];
 	if (f->node->kind == YNODE_SEQ)
 		return yaml_frame_push_kid(b, f, n);
+	if (f->drop_value) {
+		/* the value of a duplicate key: parsed, then dropped */
+		f->drop_value = false;
+		return 0;
+	}
 	if (f->n % 2 == 0) {
 		/* a key */
 		if (n->kind != YNODE_SCALAR) {
@@ -105,10 +110,6 @@ yaml_attach(struct ybuild *b, struct ynode *n)
 			}
 		}
 		return yaml_frame_push_kid(b, f, n);
-	}
-	if (f->drop_value) {
-		f->drop_value = false;
-		return 0;
 	}
 	return yaml_frame_push_kid(b, f, n);
 }
@@ -243,21 +244,25 @@ yaml_event(struct ybuild *b, yaml_event_t *ev, int *docs)
 }
 
 static void
-yaml_syntax_error(struct ybuild *b, const yaml_parser_t *p)
+yaml_syntax_error(struct ybuild *b, const yaml_parser_t *p, const char *text,
+    size_t len)
 {
 	const yaml_mark_t *m = &p->problem_mark;
 	const char *problem = p->problem ? p->problem : "cannot parse";
+	const char *hint = "";
 
 	if (p->error == YAML_MEMORY_ERROR) {
 		b->oom = true;
 		return;
 	}
+	if (m->index < len && text[m->index] == '\t')
+		hint = " (YAML does not allow tabs for indentation)";
 	if (p->context != NULL)
 		diag_error(b->d, b->name, (int)m->line + 1, (int)m->column + 1,
-		    "YAML syntax error: %s %s", p->context, problem);
+		    "YAML syntax error: %s (%s)%s", problem, p->context, hint);
 	else
 		diag_error(b->d, b->name, (int)m->line + 1, (int)m->column + 1,
-		    "YAML syntax error: %s", problem);
+		    "YAML syntax error: %s%s", problem, hint);
 	b->errors++;
 }
 
@@ -278,7 +283,7 @@ conf_yaml_parse(struct arena *a, const char *name, const char *text,
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	while (!done) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			yaml_syntax_error(&b, &p);
+			yaml_syntax_error(&b, &p, text, len);
 			break;
 		}
 		done = ev.type == YAML_STREAM_END_EVENT;
