@@ -6,6 +6,7 @@
  */
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,16 @@ net_collide(const struct conf_addr *a, const struct conf_addr *b)
 static const char *
 net_ssl_error(void)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = ERR_peek_error();	/* the first, the cause */
 	const char *r = e ? ERR_reason_error_string(e) : NULL;
 	return r ? r : "unknown OpenSSL error";
+}
+
+/* Never prompt on a terminal for an encrypted key: refuse it. */
+static int
+net_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return 0;
 }
 
 static void
@@ -65,6 +73,8 @@ net_check_cert(struct conf_ctx *x, const struct ynode *cn,
 	const struct ynode *certn = conf_validate_at(cn, "cert");
 	const struct ynode *keyn = conf_validate_at(cn, "key");
 	SSL_CTX *ctx;
+	BIO *bio = NULL;
+	EVP_PKEY *key = NULL;
 	int ok = 0;
 
 	if (cert->cert_file == NULL || cert->key_file == NULL)
@@ -93,17 +103,20 @@ net_check_cert(struct conf_ctx *x, const struct ynode *cn,
 	}
 	conf_validate_path(x, "listeners[%zu].tls.certificates[%zu].key", li,
 	    ci);
-	if (SSL_CTX_use_PrivateKey_file(ctx, cert->key_file,
-	    SSL_FILETYPE_PEM) != 1) {
+	if ((bio = BIO_new_file(cert->key_file, "r")) == NULL ||
+	    (key = PEM_read_bio_PrivateKey(bio, NULL,
+	    net_no_passphrase, NULL)) == NULL) {
 		conf_err(x, keyn, "cannot load private key '%s': %s",
 		    cert->key_file, net_ssl_error());
 		goto done;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1)
+	if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), key) != 1)
 		conf_err(x, keyn, "'%s' does not match the certificate '%s'",
 		    cert->key_file, cert->cert_file);
 done:
 	ERR_clear_error();
+	EVP_PKEY_free(key);
+	BIO_free(bio);
 	SSL_CTX_free(ctx);
 }
 
