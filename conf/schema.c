@@ -253,7 +253,7 @@ conf_schema_section(struct conf_ctx *x, const struct conf_section *s,
     const struct ynode *n, void *obj)
 {
 	bool seen[64] = { false };
-	size_t nkeys = 0;
+	size_t nkeys = 0, index = x->index;	/* nested lists change it */
 
 	while (s->keys[nkeys].name != NULL)
 		nkeys++;
@@ -312,6 +312,7 @@ conf_schema_section(struct conf_ctx *x, const struct conf_section *s,
 		}
 	}
 	conf_check_secret_pairs(x, s, n, seen);
+	x->index = index;
 	if (s->finish != NULL)
 		s->finish(x, n, obj, seen);
 }
