@@ -286,6 +286,10 @@ struct conf_backup_job {
 	char *encryption_key_file;	/* NULL = not encrypted */
 	struct conf_retention retention;
 	bool verify;
+	/* extensions of SPEC §2 (docs/backup.md), all optional: */
+	char *pg_bindir;		/* NULL = /usr/lib/postgresql/MAJOR/bin, else PATH */
+	char *scratch_dir;		/* verify/restore scratch space; NULL = $TMPDIR or /var/tmp */
+	char *run_as;			/* user for a scratch cluster when run as root; NULL = postgres */
 	int line, col;
 };
 
