@@ -193,6 +193,24 @@ resolve_same(struct rs_name *n, struct server_set *set, size_t *had)
 	return true;
 }
 
+static void
+resolve_log_change(struct rs_name *n, size_t had)
+{
+	char list[512], one[80];
+	size_t i, len = 0;
+
+	list[0] = '\0';
+	for (i = 0; i < n->n_addrs && len + sizeof(one) < sizeof(list); i++) {
+		server_addr_text((struct sockaddr *)&n->addrs[i], one,
+		    sizeof(one));
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i ? " " : "", one);
+	}
+	log_info("resolve: %s: %s: %zu addresses (was %zu): %s%s",
+	    n->pool->conf->name, n->e->addr.text, n->n_addrs, had, list,
+	    i < n->n_addrs ? " ..." : "");
+}
+
 /* Publish a new set if the addresses of n changed. */
 static void
 resolve_publish(struct rs_name *n)
@@ -224,8 +242,7 @@ resolve_publish(struct rs_name *n)
 		    n->e->addr.text);
 		return;
 	}
-	log_info("resolve: %s: %s: %zu addresses (was %zu)", pname,
-	    n->e->addr.text, n->n_addrs, had);
+	resolve_log_change(n, had);
 	return;
 fail:
 	log_warnx("resolve: %s: %s: out of memory", pname, n->e->addr.text);
