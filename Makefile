@@ -7,6 +7,7 @@
 #
 #   make                 bin/limen, bin/limen-backup (-O2 -g)
 #   make SAN=1           the same with ASan+UBSan, in build/san/bin/
+#   make CC=clang        a clang build in build/clang/bin/ (make test checks it)
 #   make test            deps, both builds, unit + integration (plain and
 #                        sanitized), fuzz corpus replay; one closing line
 #   make test-unit       unit tests of the current variant
@@ -49,6 +50,11 @@ BIN     := build/san/bin
 OPT     := -O1 -g -fno-omit-frame-pointer \
            -fsanitize=address,undefined -fno-sanitize-recover=all
 SANLD   := -fsanitize=address,undefined
+else ifneq ($(findstring clang,$(CC)),)
+BUILD   := build/clang
+BIN     := build/clang/bin
+OPT     := -O2 -g
+SANLD   :=
 else
 BUILD   := build/rel
 BIN     := bin
@@ -133,6 +139,7 @@ test-san:
 # `make test`: everything, ending with one closing line for CI.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory CC=clang all
 	$(Q)$(MAKE) --no-print-directory SAN=1 all
 	$(Q)$(MAKE) --no-print-directory SAN=1 $(patsubst $(BUILD)/%,build/san/%,$(UNIT_BINS))
 	$(Q)$(MAKE) --no-print-directory fuzz-build
