@@ -64,6 +64,9 @@ struct conf_global {
 	bool watch_config;		/* reload when the file changes */
 	uint32_t max_conns_per_ip;	/* 0 = unlimited */
 	uint32_t max_conns;		/* per process, 0 = unlimited */
+	char **resolvers;		/* "127.0.0.1:5353": DNS servers for pool
+					 * names; n_resolvers == 0: resolv.conf */
+	size_t n_resolvers;
 };
 
 struct conf_admin {
