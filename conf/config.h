@@ -64,6 +64,9 @@ struct conf_global {
 	bool watch_config;		/* reload when the file changes */
 	uint32_t max_conns_per_ip;	/* 0 = unlimited */
 	uint32_t max_conns;		/* per process, 0 = unlimited */
+	char **resolvers;		/* "127.0.0.1:5353": DNS servers for pool
+					 * names; n_resolvers == 0: resolv.conf */
+	size_t n_resolvers;
 };
 
 struct conf_admin {
@@ -288,6 +291,10 @@ struct conf_backup_job {
 	char *encryption_key_file;	/* NULL = not encrypted */
 	struct conf_retention retention;
 	bool verify;			/* default false */
+	/* extensions of SPEC §2 (docs/backup.md), all optional: */
+	char *pg_bindir;		/* NULL = /usr/lib/postgresql/MAJOR/bin, else PATH */
+	char *scratch_dir;		/* verify/restore scratch space; NULL = $TMPDIR or /var/tmp */
+	char *run_as;			/* user for a scratch cluster when run as root; NULL = postgres */
 	int line, col;
 };
 

@@ -106,6 +106,16 @@ static const struct conf_key job_keys[] = {
 	  .doc = "which backups prune keeps" },
 	{ .name = "verify", .type = &conf_t_bool, .off = J(verify),
 	  .def = "false", .doc = "restore-test every new backup" },
+	{ .name = "pg_bindir", .type = &conf_t_path, .off = J(pg_bindir),
+	  .example = "/usr/lib/postgresql/16/bin",
+	  .doc = "where pg_dump and friends are; default: the server's major "
+	    "version under /usr/lib/postgresql, else PATH" },
+	{ .name = "scratch_dir", .type = &conf_t_path, .off = J(scratch_dir),
+	  .example = "/var/tmp", .doc = "scratch space for verify and restore; "
+	    "default $TMPDIR or /var/tmp" },
+	{ .name = "run_as", .type = &conf_t_string, .off = J(run_as),
+	  .example = "postgres", .doc = "user that owns a scratch cluster when "
+	    "limen-backup runs as root; default postgres" },
 	{ .name = NULL },
 };
 

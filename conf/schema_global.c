@@ -124,6 +124,10 @@ static const struct conf_key global_keys[] = {
 	  .doc = "open connections per client address; 0 = unlimited" },
 	{ .name = "max_conns", .type = &conf_t_u32, .off = G(max_conns),
 	  .def = "0", .doc = "open client connections per process; 0 = unlimited" },
+	{ .name = "resolvers", .type = &conf_t_strings, .off = G(resolvers),
+	  .off2 = G(n_resolvers), .example = "[\"127.0.0.1:53\"]",
+	  .doc = "DNS servers (ip:port) for pool server names; "
+	    "/etc/resolv.conf if unset" },
 	{ .name = NULL },
 };
 

@@ -496,6 +496,39 @@ pool_set_drained(struct pool *p, const char *address, bool drained)
 	return found ? 0 : -1;
 }
 
+const char *
+pool_cookie_value(const char *cookie, size_t len, const char *name,
+    size_t *vlen)
+{
+	size_t nl = strlen(name), i = 0, start, end, eq;
+
+	while (i < len) {
+		while (i < len && (cookie[i] == ' ' || cookie[i] == '\t' ||
+		    cookie[i] == ';'))
+			i++;
+		start = i;
+		while (i < len && cookie[i] != ';')
+			i++;
+		end = i;
+		while (end > start && (cookie[end - 1] == ' ' ||
+		    cookie[end - 1] == '\t'))
+			end--;
+		for (eq = start; eq < end && cookie[eq] != '='; eq++)
+			;
+		if (eq == end || eq - start != nl ||
+		    memcmp(cookie + start, name, nl) != 0)
+			continue;
+		eq++;
+		if (end - eq >= 2 && cookie[eq] == '"' && cookie[end - 1] == '"') {
+			eq++;
+			end--;
+		}
+		*vlen = end - eq;
+		return cookie + eq;
+	}
+	return NULL;
+}
+
 struct server_set *
 pool_servers(struct pool *p)
 {

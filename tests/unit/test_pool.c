@@ -377,7 +377,31 @@ test_pool_set_swap_under_concurrent_picks(void)
 	fixture_free(c);
 }
 
-HARNESS_MAIN(T(test_pool_round_robin_is_smooth_and_weighted),
+static void
+test_pool_cookie_value_finds_the_named_cookie(void)
+{
+	const char *h = "theme=dark; sid=abc123;x=1; q=\"quoted v\"; e=";
+	const char *v;
+	size_t n = 0;
+
+	v = pool_cookie_value(h, strlen(h), "sid", &n);
+	CHECK_MEM(v, n, "abc123", 6);
+	v = pool_cookie_value(h, strlen(h), "x", &n);
+	CHECK_MEM(v, n, "1", 1);
+	v = pool_cookie_value(h, strlen(h), "q", &n);
+	CHECK_MEM(v, n, "quoted v", 8);
+	v = pool_cookie_value(h, strlen(h), "e", &n);
+	CHECK(v != NULL && n == 0);
+	CHECK(pool_cookie_value(h, strlen(h), "si", &n) == NULL);
+	CHECK(pool_cookie_value(h, strlen(h), "theme=dark", &n) == NULL);
+	CHECK(pool_cookie_value("", 0, "sid", &n) == NULL);
+	/* bounded by len, not by a NUL */
+	v = harness_guarded("sid=zz", 6);
+	CHECK(pool_cookie_value(v, 6, "sid", &n) != NULL && n == 2);
+}
+
+HARNESS_MAIN(T(test_pool_cookie_value_finds_the_named_cookie),
+    T(test_pool_round_robin_is_smooth_and_weighted),
     T(test_pool_pick_skips_down_drained_and_tried),
     T(test_pool_all_down_gives_null_at_once),
     T(test_pool_empty_pool_gives_null),
