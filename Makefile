@@ -7,6 +7,7 @@
 #
 #   make                 bin/limen, bin/limen-backup (-O2 -g)
 #   make SAN=1           the same with ASan+UBSan, in build/san/bin/
+#   make CC=clang        a clang build in build/clang/bin/ (make test checks it)
 #   make test            deps, both builds, unit + integration (plain and
 #                        sanitized), fuzz corpus replay; one closing line
 #   make test-unit       unit tests of the current variant
@@ -14,6 +15,7 @@
 #   make fuzz            libFuzzer targets, each for FUZZ_SECONDS
 #   make run             deps, build, run limen on conf/limen.yaml
 #   make install PREFIX=/usr DESTDIR=...
+#   make deb             the Debian package in build/deb/
 #   make V=1             show the commands
 
 VERSION  := 0.1.0
@@ -49,6 +51,11 @@ BIN     := build/san/bin
 OPT     := -O1 -g -fno-omit-frame-pointer \
            -fsanitize=address,undefined -fno-sanitize-recover=all
 SANLD   := -fsanitize=address,undefined
+else ifneq ($(findstring clang,$(CC)),)
+BUILD   := build/clang
+BIN     := build/clang/bin
+OPT     := -O2 -g
+SANLD   :=
 else
 BUILD   := build/rel
 BIN     := bin
@@ -83,7 +90,7 @@ ALL_OBJ := $(foreach p,$(PARTS),$(OBJ_$(p))) $(BUILD)/proxy/main.o \
            $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
 
 .PHONY: all test test-unit test-integration test-san fuzz fuzz-replay \
-        run deps install uninstall clean bench check-config
+        run deps install uninstall clean bench check-config deb
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -133,6 +140,7 @@ test-san:
 # `make test`: everything, ending with one closing line for CI.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory CC=clang all
 	$(Q)$(MAKE) --no-print-directory SAN=1 all
 	$(Q)$(MAKE) --no-print-directory SAN=1 $(patsubst $(BUILD)/%,build/san/%,$(UNIT_BINS))
 	$(Q)$(MAKE) --no-print-directory fuzz-build
@@ -177,6 +185,10 @@ check-config: all
 
 bench: deps all
 	$(Q)bench/run.sh
+
+# the Debian package, into build/deb (packaging/debian/build-deb.sh)
+deb:
+	$(Q)packaging/debian/build-deb.sh build/deb
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/limen

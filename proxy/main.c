@@ -18,6 +18,7 @@
 #include "acme/oneshot.h"
 #include "conf/config.h"
 #include "conf/diag.h"
+#include "conf/schema.h"
 #include "proxy/server.h"
 
 static void
@@ -91,6 +92,8 @@ main(int argc, char **argv)
 		return server_run(path);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(path);
+	if (strcmp(cmd, "config-docs") == 0)	/* hidden: docs/config.md */
+		return conf_docs_write(stdout) == 0 ? 0 : 2;
 	if (strcmp(cmd, "reload") == 0)
 		return server_reload_command(path);
 	if (strcmp(cmd, "certs") == 0)
