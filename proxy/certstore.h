@@ -19,8 +19,10 @@
  * the default: the first static certificate, else the first installed,
  * else the first fallback.
  *
- * Errors are returned in a caller buffer (err, errlen) and never logged
- * here twice; nothing secret ever goes into a message.
+ * Errors are returned in a caller buffer (err, errlen), not logged (the
+ * exceptions: certstore_reload logs each failing pair, and an expired
+ * static certificate is a warning); nothing secret ever goes into a
+ * message.
  */
 #ifndef LIMEN_PROXY_CERTSTORE_H
 #define LIMEN_PROXY_CERTSTORE_H

@@ -516,8 +516,7 @@ tls_ctx_new(const struct conf_listener *l, struct certstore *store,
 	SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_NO_TICKET);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
-	    SSL_OP_SINGLE_ECDH_USE);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
@@ -548,9 +547,7 @@ fail:
 	    ERR_peek_last_error() ?
 	    ERR_reason_error_string(ERR_peek_last_error()) : "out of memory");
 	ERR_clear_error();
-	SSL_CTX_free(ctx);
-	if (ctx == NULL && st != NULL)
-		free(st);
+	SSL_CTX_free(ctx);		/* frees st once it is attached */
 	return NULL;
 }
 
