@@ -429,8 +429,11 @@ tls_on_ticket_key(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
 		k = &cur;
 		memcpy(key_name, k->name, KEY_NAME_LEN);
 		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(
-		    EVP_aes_256_cbc())) != 1)
+		    EVP_aes_256_cbc())) != 1) {
+			ERR_clear_error();
+			rc = 0;		/* no ticket this time */
 			goto out;
+		}
 		rc = 1;
 	} else if (memcmp(key_name, cur.name, KEY_NAME_LEN) == 0) {
 		k = &cur;
