@@ -332,17 +332,27 @@ class Dnsmasq:
     def __init__(self, tmp_path, hosts):
         self.hosts = tmp_path / "dns-hosts"
         self.hosts.write_text(hosts)
-        self.port = free_udp_port()
         self.log = tmp_path / "dnsmasq.log"
-        self.proc = subprocess.Popen([
-            "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
-            "--no-resolv", "--no-hosts", "--local=/limen.test/",
-            "--addn-hosts=%s" % self.hosts, "--port=%d" % self.port,
-            "--listen-address=127.0.0.1", "--bind-interfaces",
-            "--pid-file=", "--user=root", "--local-ttl=1",
-            "--log-facility=%s" % self.log])
-        wait_for(lambda: self.log.exists() and "read " in self.log.read_text(),
-                 what="dnsmasq start")
+        for attempt in range(5):
+            self.port = free_dns_port()
+            if self.log.exists():
+                self.log.unlink()
+            self.proc = subprocess.Popen([
+                "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
+                "--no-resolv", "--no-hosts", "--local=/limen.test/",
+                "--addn-hosts=%s" % self.hosts, "--port=%d" % self.port,
+                "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--pid-file=", "--user=root", "--local-ttl=1",
+                "--log-facility=%s" % self.log])
+            wait_for(lambda: self.started() or self.proc.poll() is not None,
+                     what="dnsmasq start")
+            if self.started():
+                return
+            self.proc.wait()     # the port was taken meanwhile: another
+        raise AssertionError("dnsmasq did not start")
+
+    def started(self):
+        return self.log.exists() and " read " in self.log.read_text()
 
     def change(self, hosts):
         self.hosts.write_text(hosts)
@@ -353,10 +363,17 @@ class Dnsmasq:
         self.proc.wait()
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_dns_port():
+    """A port of 127.0.0.1 free for UDP and TCP (dnsmasq binds both)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        try:
+            t.bind(("127.0.0.1", port))
+        except OSError:
+            return free_dns_port()
+        return port
 
 
 def test_dns_change_is_followed_without_reload(run_limen, backend, tmp_path):
