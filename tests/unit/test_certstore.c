@@ -27,18 +27,6 @@ selects(struct certstore *s, const char *name, const struct cert_bundle *ec,
 	return ok;
 }
 
-/* Load a bundle as a static certificate would be (from files). */
-static void
-file_bundle(const struct cert_bundle *b, const char *base,
-    struct conf_cert *cc)
-{
-	const char *cp, *kp;
-
-	tu_write_bundle(b, base, &cp, &kp);
-	cc->cert_file = strdup(cp);
-	cc->key_file = strdup(kp);
-}
-
 static void
 test_certstore_name_normalize_accepts_dns_names_only(void)
 {
@@ -176,9 +164,9 @@ test_certstore_selects_exact_then_wildcard_then_first(void)
 	struct certstore *s = certstore_new();
 	char err[256];
 
-	file_bundle(first, "first", &cc[0]);
-	file_bundle(wild, "wild", &cc[1]);
-	file_bundle(exact, "exact", &cc[2]);
+	cc[0] = tu_conf_cert(first, "first");
+	cc[1] = tu_conf_cert(wild, "wild");
+	cc[2] = tu_conf_cert(exact, "exact");
 	REQUIRE(certstore_set_static(s, cc, 3, err, sizeof err) == 0);
 	/* the store loaded its own copies: compare by certificate */
 	{
@@ -240,9 +228,9 @@ test_certstore_keeps_ecdsa_and_rsa_side_by_side(void)
 	{
 		struct conf_cert cc[3];
 
-		file_bundle(ec, "ec", &cc[0]);
-		file_bundle(rsa, "rsa", &cc[1]);
-		file_bundle(ec2, "ec2", &cc[2]);
+		cc[0] = tu_conf_cert(ec, "ec");
+		cc[1] = tu_conf_cert(rsa, "rsa");
+		cc[2] = tu_conf_cert(ec2, "ec2");
 		REQUIRE(certstore_set_static(s, cc, 3, err, sizeof err) == 0);
 	}
 	{
@@ -322,7 +310,7 @@ test_certstore_set_static_is_all_or_nothing(void)
 	struct cert_bundle *out[CERTSTORE_KEY__MAX];
 	char err[256] = "";
 
-	file_bundle(a, "a", &cc[0]);
+	cc[0] = tu_conf_cert(a, "a");
 	REQUIRE(certstore_set_static(s, cc, 1, err, sizeof err) == 0);
 	cc[1].cert_file = "/nonexistent/b.crt";
 	cc[1].key_file = "/nonexistent/b.key";
@@ -350,7 +338,7 @@ test_certstore_fallback_only_for_uncovered_names(void)
 	char err[256];
 	bool created;
 
-	file_bundle(wild, "wild", &cc);
+	cc = tu_conf_cert(wild, "wild");
 	REQUIRE(certstore_set_static(s, &cc, 1, err, sizeof err) == 0);
 	REQUIRE(certstore_ensure_fallback(s, "app.example.com", &created, err,
 	    sizeof err) == 0);
@@ -420,7 +408,7 @@ test_certstore_reload_rereads_files_and_keeps_old_on_failure(void)
 	char ip[128], kp2[128], err[256] = "";
 	struct conf_cert cc;
 
-	file_bundle(v1, "static", &cc);
+	cc = tu_conf_cert(v1, "static");
 	REQUIRE(certstore_set_static(s, &cc, 1, err, sizeof err) == 0);
 	tu_write_bundle(v1, "inst", &cp, &kp);
 	snprintf(ip, sizeof ip, "%s", cp);

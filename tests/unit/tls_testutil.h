@@ -160,6 +160,27 @@ tu_write_bundle(const struct cert_bundle *b, const char *base,
 	    certstore_bundle_key(b), base, cert_path, key_path);
 }
 
+/* Write b to files and return them as a `certificates:` entry (paths in
+ * a static pool: enough for a test). */
+static inline struct conf_cert
+tu_conf_cert(const struct cert_bundle *b, const char *base)
+{
+	static char pool[32][2][128];
+	static int next;
+	const char *cp, *kp;
+	struct conf_cert cc;
+
+	if (next == 32)
+		abort();
+	tu_write_bundle(b, base, &cp, &kp);
+	snprintf(pool[next][0], sizeof pool[next][0], "%s", cp);
+	snprintf(pool[next][1], sizeof pool[next][1], "%s", kp);
+	cc.cert_file = pool[next][0];
+	cc.key_file = pool[next][1];
+	next++;
+	return cc;
+}
+
 /* A client context for [min, max] that verifies nothing. */
 static inline SSL_CTX *
 tu_client_ctx(int min, int max)
