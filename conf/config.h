@@ -64,6 +64,9 @@ struct conf_global {
 	bool watch_config;		/* reload when the file changes */
 	uint32_t max_conns_per_ip;	/* 0 = unlimited */
 	uint32_t max_conns;		/* per process, 0 = unlimited */
+	char **resolvers;		/* "127.0.0.1:5353": DNS servers for pool
+					 * names; n_resolvers == 0: resolv.conf */
+	size_t n_resolvers;
 };
 
 struct conf_admin {
@@ -259,6 +262,7 @@ struct conf_acme {
 	char *profile;			/* NULL = the CA's default */
 	char *storage_pg_conninfo;	/* NULL = local files in state_dir */
 	char *storage_key_file;		/* encrypts keys stored in PostgreSQL */
+	char *storage_key;		/* read from storage_key_file, or `key` */
 	uint64_t renew_before_ms;	/* 0 = ARI or 2/3 of the lifetime */
 };
 
@@ -285,6 +289,10 @@ struct conf_backup_job {
 	char *encryption_key_file;	/* NULL = not encrypted */
 	struct conf_retention retention;
 	bool verify;
+	/* extensions of SPEC §2 (docs/backup.md), all optional: */
+	char *pg_bindir;		/* NULL = /usr/lib/postgresql/MAJOR/bin, else PATH */
+	char *scratch_dir;		/* verify/restore scratch space; NULL = $TMPDIR or /var/tmp */
+	char *run_as;			/* user for a scratch cluster when run as root; NULL = postgres */
 	int line, col;
 };
 
@@ -325,6 +333,18 @@ struct config *conf_load(const char *path, struct diag *d);
 /* The same from a buffer; `name` is used in messages. */
 struct config *conf_load_buffer(const char *name, const char *text,
     size_t len, struct diag *d);
+
+/*
+ * The same with flags: CONF_LOAD_SKIP_BACKUP_SECRETS lets `limen` (which
+ * never needs them, and may not be allowed to read them) leave the backup
+ * jobs' password files unread; CONF_LOAD_SKIP_PROXY_SECRETS does the
+ * converse for limen-backup.  conf_load() reads every secret (`check`).
+ */
+#define CONF_LOAD_SKIP_BACKUP_SECRETS 0x1
+#define CONF_LOAD_SKIP_PROXY_SECRETS  0x2
+struct config *conf_load_ex(const char *path, unsigned flags, struct diag *d);
+struct config *conf_load_buffer_ex(const char *name, const char *text,
+    size_t len, unsigned flags, struct diag *d);
 
 void conf_ref(struct config *c);
 void conf_unref(struct config *c);

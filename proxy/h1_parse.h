@@ -20,6 +20,12 @@
  * header lines.  H1_AGAIN is only returned while the bytes seen so far are
  * a valid prefix within the limits, so a slow client cannot make the
  * caller buffer without bound.
+ *
+ * Re-parsing from the start costs O(head) per call; a caller reading a
+ * head byte by byte should re-parse only when the new bytes hold a LF or
+ * the buffer reached H1_MAX_HEAD (an incomplete line cannot change the
+ * verdict of the lines before it), so a slow client costs O(lines x head)
+ * at most, not O(bytes x head).
  */
 #ifndef LIMEN_PROXY_H1_PARSE_H
 #define LIMEN_PROXY_H1_PARSE_H
@@ -32,6 +38,8 @@
 #define H1_MAX_HEADERS 128
 #define H1_MAX_HEAD (32 * 1024)	/* request line + headers: else 431 */
 #define H1_MAX_URI (8 * 1024)	/* request target: else 414 */
+#define H1_MAX_CHUNK_LINE 4096	/* chunk size line with extensions */
+#define H1_MAX_TRAILER (8 * 1024)	/* trailer section of a chunked body */
 
 enum h1_err {
 	H1_ERR_NONE = 0,

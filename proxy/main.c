@@ -16,6 +16,7 @@
 
 #include "conf/config.h"
 #include "conf/diag.h"
+#include "conf/schema.h"
 #include "proxy/server.h"
 
 static void
@@ -88,6 +89,8 @@ main(int argc, char **argv)
 		return server_run(path);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(path);
+	if (strcmp(cmd, "config-docs") == 0)	/* hidden: docs/config.md */
+		return conf_docs_write(stdout) == 0 ? 0 : 2;
 	if (strcmp(cmd, "reload") == 0)
 		return server_reload_command(path);
 	fprintf(stderr, "limen: unknown command '%s'\n", cmd);

@@ -39,11 +39,16 @@ struct server {
 	size_t index;			/* position in its server set */
 };
 
-/* The servers of one pool at one moment (DNS may swap the set). */
+/* The servers of one pool at one moment (DNS may swap the set).  A set
+ * is immutable once published; readers hold it through a hazard pointer
+ * (pool_pick) or a reference (pool_servers). */
 struct server_set {
 	atomic_uint refs;
 	size_t n;
 	struct server **servers;
+	uint64_t gen;			/* unique per set: per-worker state keys on it */
+	void *lb;			/* balancer data for this set (hash ring) */
+	void (*lb_free)(void *lb);
 };
 
 struct pool {
@@ -54,6 +59,7 @@ struct pool {
 
 struct pools {
 	atomic_uint refs;
+	struct config *config;		/* a reference: pool->conf points into it */
 	size_t n;
 	struct pool *pools;		/* same order as config->pools */
 	unsigned n_workers;
@@ -106,6 +112,24 @@ int pool_set_drained(struct pool *p, const char *address, bool drained);
 
 void server_ref(struct server *s);
 void server_unref(struct server *s);
+
+/* The current server set of a pool, with a reference (admin, metrics);
+ * release with server_set_unref.  Never NULL (possibly empty) unless out
+ * of memory. */
+struct server_set *pool_servers(struct pool *p);
+void server_set_unref(struct server_set *set);
+
+/*
+ * For hash_key: cookie:NAME — the value of cookie `name` in one Cookie
+ * header value ("a=1; sid=xyz"), without quotes; NULL if absent.  The
+ * runtime passes it (or a header's value for header:NAME) in
+ * pick_ctx.hash_value; with neither, the client IP is the key.
+ */
+const char *pool_cookie_value(const char *cookie, size_t len,
+    const char *name, size_t *vlen);
+
+/* Monotonic clock in milliseconds, the time base of down_until_ms. */
+int64_t pool_now_ms(void);
 
 /* The control thread: active health checks and DNS re-resolution for the
  * current pools.  health_update() switches it to a new `struct pools`
