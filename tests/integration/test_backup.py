@@ -660,3 +660,31 @@ def test_scheduler_runs_a_missed_job_at_start_and_serves_metrics(pg, work):
             p.kill()
         log.close()
     assert len(list_json(cfg)) == 1
+
+
+def test_scheduler_sigterm_stops_a_running_backup_and_exits_0(pg, work):
+    make_app_db(pg, "busy", rows=10)
+    dest = work + "/dest"
+    cfg = write_config(os.path.join(work, "c.yaml"), [
+        job_yaml("busy", pg, "busy", dest, verify=False)])
+    loader_ready(cfg)
+    lock = _lock_table(pg, "busy", "customers")
+    logpath = os.path.join(work, "run.log")
+    log = open(logpath, "wb")
+    p = subprocess.Popen([BACKUP_BIN, "-c", cfg, "run"], stdout=log,
+                         stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: _partial_dirs(dest, "busy"), timeout=30,
+                 what="the scheduled run to start")
+        time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30 * SLOW) == 0
+    finally:
+        lock.close()
+        if p.poll() is None:
+            p.kill()
+        log.close()
+    out = open(logpath).read()
+    assert "run FAILED" in out and "stopped" in out, out
+    assert _partial_dirs(dest, "busy") == []
+    assert not SAN_PATTERNS.search(out), out
