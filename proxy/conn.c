@@ -30,6 +30,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
@@ -41,6 +42,7 @@
 #include "proxy/path.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 
 #define CONN_INPUT_HIGH (64 * 1024)	/* bytes read ahead from a client */
@@ -497,6 +499,12 @@ conn_read_head(struct conn *c)
 			exchange_error(x, 400);
 			return;
 		}
+		x->host = p;
+		x->host_len = (size_t)rc;
+	} else if (c->tls && (p = arena_alloc(x->arena,
+	    CERTBUNDLE_NAME_MAX + 1)) != NULL &&
+	    (rc = tls_servername(bufferevent_openssl_get_ssl(c->bev), p)) > 0) {
+		/* no Host (HTTP/1.0): the TLS SNI names the site */
 		x->host = p;
 		x->host_len = (size_t)rc;
 	} else {

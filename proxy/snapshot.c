@@ -15,6 +15,7 @@
 #include "proxy/pool.h"
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
+#include "proxy/tls_listen.h"
 
 static void
 snapshot_free(struct snapshot *s)
@@ -34,6 +35,7 @@ snapshot_free(struct snapshot *s)
 	}
 	free(s->ratelimits);
 	free(s->static_root_fds);
+	tls_listen_set_free(s->tls);
 	if (s->router != NULL)
 		router_free(s->router);
 	if (s->pools != NULL)
@@ -89,6 +91,11 @@ snapshot_build(struct config *c, struct snapshot *prev, unsigned n_workers,
 				return NULL;
 			}
 		}
+	}
+	/* Last: it re-reads the certificate files into the live stores. */
+	if ((s->tls = tls_listen_build(c, d)) == NULL) {
+		snapshot_free(s);
+		return NULL;
 	}
 	return s;
 oom:
