@@ -269,6 +269,7 @@ static void
 conn_linger(struct conn *c)
 {
 	c->lingering = true;
+	tls_bufferevent_close_notify(c->bev);	/* TLS: close_notify first */
 	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 	evbuffer_drain(bufferevent_get_input(c->bev),
 	    evbuffer_get_length(bufferevent_get_input(c->bev)));

@@ -990,6 +990,7 @@ h2_conn_close(struct h2_conn *c)
 	evtimer_del(&c->timer);
 	bufferevent_disable(c->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		tls_bufferevent_close_notify(c->bev);
 		h2_conn_free(c);
 		return;
 	}
@@ -1077,8 +1078,10 @@ h2_write_cb(struct bufferevent *bev, void *arg)
 	struct h2_conn *c = arg;
 
 	if (c->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+			tls_bufferevent_close_notify(bev);
 			h2_conn_free(c);
+		}
 		return;
 	}
 	h2_conn_flush(c);
