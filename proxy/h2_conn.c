@@ -164,6 +164,23 @@ h2_stream_get(struct h2_conn *c, int32_t id)
 
 /* ---- abuse accounting --------------------------------------------------- */
 
+/* The client's address for a log line (static buffer: one thread per
+ * worker, used at once). */
+static const char *
+h2_conn_ip(struct h2_conn *c)
+{
+	static _Thread_local char ip[64];
+
+	strcpy(ip, "-");
+	if (c->sa.ss_family == AF_INET6)
+		evutil_inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
+		    (void *)&c->sa)->sin6_addr, ip, sizeof(ip));
+	else if (c->sa.ss_family == AF_INET)
+		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)
+		    (void *)&c->sa)->sin_addr, ip, sizeof(ip));
+	return ip;
+}
+
 /* Count one frame that does no useful work (or one client reset); past
  * the budget the connection ends with ENHANCE_YOUR_CALM. */
 static void
@@ -180,16 +197,10 @@ h2_conn_charge(struct h2_conn *c, bool reset)
 	else
 		c->flood++;
 	if (!c->calm && (c->flood > H2_FLOOD_MAX || c->resets > H2_RESET_MAX)) {
-		char ip[64] = "-";
 		c->calm = true;
-		if (c->sa.ss_family == AF_INET6)
-			evutil_inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
-			    (void *)&c->sa)->sin6_addr, ip, sizeof(ip));
-		else if (c->sa.ss_family == AF_INET)
-			evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)
-			    (void *)&c->sa)->sin_addr, ip, sizeof(ip));
 		log_info("h2: client %s: %s flood, closing the connection",
-		    ip, c->resets > H2_RESET_MAX ? "stream reset" : "frame");
+		    h2_conn_ip(c), c->resets > H2_RESET_MAX ? "stream reset" :
+		    "frame");
 		nghttp2_session_terminate_session(c->ss,
 		    NGHTTP2_ENHANCE_YOUR_CALM);
 	}
@@ -1058,8 +1069,19 @@ h2_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		rv = nghttp2_session_mem_recv(c->ss, v.iov_base, v.iov_len);
 		if (rv < 0) {
-			log_debug("h2: receive: %s", nghttp2_strerror((int)rv));
-			/* nghttp2 queued a GOAWAY for protocol errors */
+			bool flood = rv == NGHTTP2_ERR_FLOODED ||
+			    rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+
+			if (flood)
+				log_info("h2: client %s: %s, closing the "
+				    "connection", h2_conn_ip(c),
+				    nghttp2_strerror((int)rv));
+			else
+				log_debug("h2: receive: %s",
+				    nghttp2_strerror((int)rv));
+			/* a GOAWAY if nghttp2 has not queued one */
+			nghttp2_session_terminate_session(c->ss, flood ?
+			    NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
 			evbuffer_drain(in, evbuffer_get_length(in));
 			nghttp2_session_send(c->ss);
 			h2_conn_close(c);
