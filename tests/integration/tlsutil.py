@@ -214,14 +214,16 @@ class H2Client:
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
 
-def pp_v1(src, dst="127.0.0.1", sport=40000, dport=443):
+def pp_v1(src, dst=None, sport=40000, dport=443):
     fam = "TCP6" if ":" in src else "TCP4"
+    dst = dst or ("::1" if ":" in src else "127.0.0.1")
     return ("PROXY %s %s %s %d %d\r\n" % (fam, src, dst, sport,
                                             dport)).encode()
 
 
-def pp_v2(src, dst="127.0.0.1", sport=40000, dport=443, local=False,
+def pp_v2(src, dst=None, sport=40000, dport=443, local=False,
           tlvs=b""):
+    dst = dst or ("::1" if ":" in src else "127.0.0.1")
     if local:
         return V2_SIG + bytes([0x20, 0x00]) + struct.pack(">H", len(tlvs)) + tlvs
     if ":" in src:
