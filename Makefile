@@ -37,7 +37,7 @@ Q := @
 endif
 
 PKGS := libevent libevent_openssl libevent_pthreads openssl libnghttp2 \
-        yaml-0.1 jansson libpq zlib libzstd
+        yaml-0.1 jansson libpq zlib libzstd libbrotlienc libbrotlidec modsecurity
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
