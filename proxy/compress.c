@@ -254,26 +254,37 @@ compress_decide(const struct compress_head *h, enum compress_enc accepted)
 	return d;
 }
 
+/* opaque-tag = DQUOTE *etagc DQUOTE; etagc = %x21 / %x23-7E / obs-text */
+static bool
+opaque_tag_ok(const char *t, size_t len)
+{
+	if (len < 2 || t[0] != '"' || t[len - 1] != '"')
+		return false;
+	for (size_t i = 1; i + 1 < len; i++) {
+		unsigned char c = (unsigned char)t[i];
+
+		if (c < 0x21 || c == '"' || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 int
 compress_etag_weaken(const char *etag, size_t len, char *out, size_t cap)
 {
-	size_t need;
+	bool weak = len >= 2 && etag[0] == 'W' && etag[1] == '/';
+	size_t need = weak ? len : len + 2;
 
-	if (len >= 2 && etag[0] == 'W' && etag[1] == '/') {
-		if (len + 1 > cap)
-			return -1;
+	if (!opaque_tag_ok(weak ? etag + 2 : etag, weak ? len - 2 : len) ||
+	    need + 1 > cap)
+		return -1;
+	if (weak)
 		memcpy(out, etag, len);
-		out[len] = '\0';
-		return (int)len;
+	else {
+		out[0] = 'W';
+		out[1] = '/';
+		memcpy(out + 2, etag, len);
 	}
-	if (len < 2 || etag[0] != '"' || etag[len - 1] != '"')
-		return -1;
-	need = len + 2;
-	if (need + 1 > cap)
-		return -1;
-	out[0] = 'W';
-	out[1] = '/';
-	memcpy(out + 2, etag, len);
 	out[need] = '\0';
 	return (int)need;
 }

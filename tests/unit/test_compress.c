@@ -167,6 +167,9 @@ test_compress_header_edits(void)
 	CHECK_INT(compress_etag_weaken("W/\"abc\"", 7, out, sizeof out), ==, 7);
 	CHECK_STR(out, "W/\"abc\"");
 	CHECK_INT(compress_etag_weaken("abc", 3, out, sizeof out), ==, -1);
+	CHECK_INT(compress_etag_weaken("W/\xe9x\"", 5, out, sizeof out), ==, -1);
+	CHECK_INT(compress_etag_weaken("\"a\"b\"", 5, out, sizeof out), ==, -1);
+	CHECK_INT(compress_etag_weaken("\"\"", 2, out, sizeof out), ==, 4);
 	CHECK_INT(compress_etag_weaken("\"abc\"", 5, out, 7), ==, -1);
 
 	CHECK_INT(compress_vary_merge(NULL, 0, out, sizeof out), ==, 15);
