@@ -165,9 +165,7 @@ test_jwt_bearer_header_and_challenges(void)
 	REQUIRE(t != NULL);
 	CHECK_STR(jwt_token_claim_string(t, "sub"), "alice");
 	jwt_token_free(t);
-	lower = strdup(v);
-	memcpy(lower, "bearer  ", 8);
-	memmove(lower + 8, v + 7, strlen(v + 7) + 1);
+	REQUIRE(asprintf(&lower, "bearer  %s", v + 7) > 0);
 	CHECK_INT(jwt_verify(ks, &policy, lower, strlen(lower), now, NULL), ==,
 	    JWT_OK);
 	CHECK_INT(jwt_verify(ks, &policy, NULL, 0, now, NULL), ==, JWT_MISSING);
