@@ -434,7 +434,9 @@ def test_k3s_daemonset_owns_ports_80_443_with_probes_and_state():
     sc = c["securityContext"]
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["readOnlyRootFilesystem"] is True
-    assert sc["capabilities"] == {"drop": ["ALL"]}
+    # NET_BIND_SERVICE only in the bounding set (the binary's file
+    # capability needs it there to exec); no_new_privs keeps it ungranted
+    assert sc["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     vols = {v["name"]: v for v in spec["volumes"]}
     assert vols[mounts["/etc/limen"]]["configMap"]["name"] == "limen-config"
