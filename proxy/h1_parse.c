@@ -494,6 +494,7 @@ h1_parse_request(const char *buf, size_t len, struct h1_request *req,
 	*err = H1_ERR_NONE;
 	req->method = req->target = req->host = NULL;
 	req->method_len = req->target_len = req->host_len = 0;
+	req->minor_version = 0;
 	req->n_headers = 0;
 	req->body = H1_BODY_NONE;
 	req->content_length = 0;
