@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -640,6 +641,10 @@ def main(argv=None):
     a.scenarios = a.scenarios.split(",")
     if a.quick:
         a.duration, a.rounds, a.conns = 1, 1, 500
+    # the idle scenario holds 10,000 connections: every process started
+    # from here (proxies, clients) inherits the raised soft limit
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     b = Bench(a)
     t0 = time.monotonic()
     load0 = loadavg()

@@ -215,6 +215,10 @@ def test_deb_installs_binaries_units_config_and_docs(deb_root):
     conf = p("etc/limen/limen.yaml")
     assert read(conf) == read(os.path.join(PKG, "limen.yaml"))
     assert os.stat(conf).st_mode & 0o777 == 0o644
+    # the access log rotates as the limen user, reopened with SIGUSR1
+    rot = read(p("etc/logrotate.d/limen"))
+    assert "/var/log/limen/*.log" in rot and "su limen adm" in rot
+    assert "--signal=USR1 limen.service" in rot
     for page in ("limen.1.gz", "limen-backup.1.gz"):
         assert os.path.exists(p("usr/share/man/man1/" + page)), page
     for doc in ("README.md", "spec.md", "operations.md", "performance.md",
@@ -227,7 +231,7 @@ def test_deb_installs_binaries_units_config_and_docs(deb_root):
 def test_deb_marks_the_configuration_as_a_conffile(deb, tmp_path):
     subprocess.run(["dpkg-deb", "-e", deb, str(tmp_path / "ctl")], check=True)
     conffiles = (tmp_path / "ctl" / "conffiles").read_text().split()
-    assert conffiles == ["/etc/limen/limen.yaml"]
+    assert sorted(conffiles) == ["/etc/limen/limen.yaml", "/etc/logrotate.d/limen"]
 
 
 def test_deb_postinst_creates_both_users_and_private_dirs(deb, tmp_path):
