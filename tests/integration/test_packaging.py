@@ -17,6 +17,7 @@ image and the k3s manifests.
 """
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -408,6 +409,36 @@ def test_k3s_every_yaml_file_parses_and_is_in_the_kustomization():
                             "PersistentVolumeClaim", "Deployment",
                             "NetworkPolicy", "NetworkPolicy"])
     assert kust["namespace"] == by_kind(docs, "Namespace")[0]["metadata"]["name"]
+
+
+YAMLLINT_CONF = ("{extends: default, rules: {line-length: {max: 100}, "
+                 "document-start: disable, comments: {min-spaces-from-content: 1}, "
+                 "braces: {max-spaces-inside: 1}, brackets: {max-spaces-inside: 1}}}")
+
+
+def test_shipped_yaml_passes_yamllint():
+    # PyYAML keeps the last of two duplicate keys without a word; yamllint
+    # reports them, and any indentation or syntax slip
+    files = [os.path.join(K3S, f) for f in sorted(os.listdir(K3S))
+             if f.endswith(".yaml")]
+    files += [os.path.join(PKG, "limen.yaml"), os.path.join(PKG, "docker", "limen.yaml")]
+    r = run_cmd(["yamllint", "-f", "parsable", "-d", YAMLLINT_CONF, *files])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_k3s_kustomization_builds():
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed (not a Debian 12 package); "
+                    "the kustomization is checked by the other tests only")
+    r = run_cmd(["kubectl", "kustomize", K3S])
+    assert r.returncode == 0, r.stderr
+    docs = [d for d in yaml.safe_load_all(r.stdout) if d]
+    _, ours = k3s_docs()
+    assert len(docs) == len(ours)
+    # every namespaced object lands in limen-system
+    for d in docs:
+        if d["kind"] != "Namespace":
+            assert d["metadata"]["namespace"] == "limen-system", d["metadata"]
 
 
 def test_k3s_config_disables_traefik():
