@@ -218,7 +218,7 @@ def test_deb_installs_binaries_units_config_and_docs(deb_root):
     assert os.stat(conf).st_mode & 0o777 == 0o644
     # the access log rotates as the limen user, reopened with SIGUSR1
     rot = read(p("etc/logrotate.d/limen"))
-    assert "/var/log/limen/*.log" in rot and "su limen adm" in rot
+    assert "/var/log/limen/*.log" in rot and "su limen limen" in rot
     assert "--signal=USR1 limen.service" in rot
     for page in ("limen.1.gz", "limen-backup.1.gz"):
         assert os.path.exists(p("usr/share/man/man1/" + page)), page
