@@ -97,13 +97,19 @@ def test_systemd_analyze_verify_accepts_both_units(units_for_test):
 
 
 def test_systemd_analyze_verify_rejects_a_broken_unit(tmp_path):
-    # the check above would notice: a unit whose program is missing fails
+    # the check above would notice a misspelt key (a warning, exit 0) and
+    # a program that is not there (an error)
     text = read(os.path.join(UNITS, "limen.service"))
     (tmp_path / "limen.service").write_text(
         text.replace("ProtectSystem=", "ProtectSytem="))
     r = run_cmd(["systemd-analyze", "verify", "--man=no",
                  str(tmp_path / "limen.service")])
-    assert r.returncode != 0 or "ProtectSytem" in r.stderr
+    assert "Unknown key 'ProtectSytem'" in r.stderr
+    missing = str(tmp_path / "nowhere") + "/"
+    (tmp_path / "limen.service").write_text(text.replace("/usr/bin/", missing))
+    r = run_cmd(["systemd-analyze", "verify", "--man=no",
+                 str(tmp_path / "limen.service")])
+    assert r.returncode != 0 and missing + "limen" in r.stderr
 
 
 @pytest.mark.parametrize("name", ["limen.service", "limen-backup.service"])
