@@ -194,7 +194,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/limen
 	install -m 0755 bin/limen bin/limen-backup $(DESTDIR)$(BINDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/limen/limen.yaml || \
-	  install -m 0640 conf/limen.yaml $(DESTDIR)$(SYSCONFDIR)/limen/limen.yaml
+	  install -m 0644 packaging/limen.yaml $(DESTDIR)$(SYSCONFDIR)/limen/limen.yaml
 	if [ -d packaging/systemd ] && ls packaging/systemd/*.service >/dev/null 2>&1; then \
 	  install -d $(DESTDIR)$(UNITDIR) && \
 	  install -m 0644 packaging/systemd/*.service $(DESTDIR)$(UNITDIR)/; fi
