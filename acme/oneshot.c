@@ -256,7 +256,8 @@ oneshot_certs(const char *config_path)
 	int rc;
 
 	diag_init(&d);
-	c = conf_load(config_path, &d);
+	/* the backup jobs' secrets are limen-backup's, not ours */
+	c = conf_load_ex(config_path, CONF_LOAD_SKIP_BACKUP_SECRETS, &d);
 	diag_sort(&d);
 	diag_print(&d, stderr);
 	diag_free(&d);
