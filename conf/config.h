@@ -105,7 +105,7 @@ enum conf_rl_key { RL_KEY_CLIENT_IP, RL_KEY_HEADER };
 struct conf_rate_limit {
 	bool enabled;
 	double rate;			/* tokens per second ("100/s", "10/m") */
-	uint32_t burst;
+	uint32_t burst;			/* default: one second's worth, >= 1 */
 	enum conf_rl_key key;
 	char *key_header;		/* for key: header:NAME */
 };
@@ -184,7 +184,8 @@ struct conf_static {
 struct conf_pool;
 
 struct conf_route {
-	char **hosts;			/* lower-cased; "*" or "*.example.com" */
+	char **hosts;			/* lower-cased; "*" or "*.example.com";
+					 * default one host, "*" */
 	size_t n_hosts;
 	char *path;			/* default "/" */
 	bool strip_prefix;
@@ -269,8 +270,9 @@ struct conf_acme {
 enum conf_backup_kind { BACKUP_LOGICAL, BACKUP_PHYSICAL };
 enum conf_compression { COMPRESS_NONE, COMPRESS_GZIP, COMPRESS_ZSTD };
 
+/* A backup is kept while any rule keeps it; 0 turns a rule off. */
 struct conf_retention {
-	uint32_t keep_last;
+	uint32_t keep_last;		/* default 7, the others 0 */
 	uint32_t keep_daily;
 	uint32_t keep_weekly;
 	uint32_t keep_monthly;
@@ -281,14 +283,14 @@ struct conf_backup_job {
 	char *conninfo;
 	char *password_file;
 	char *password;			/* read from password_file; never logged */
-	enum conf_backup_kind kind;
+	enum conf_backup_kind kind;	/* default logical */
 	char *schedule;			/* cron expression, validated by cron_parse */
 	char *timezone;			/* NULL = local time; "UTC" or a tz name */
 	char *destination;
-	enum conf_compression compression;
+	enum conf_compression compression;	/* default gzip */
 	char *encryption_key_file;	/* NULL = not encrypted */
 	struct conf_retention retention;
-	bool verify;
+	bool verify;			/* default false */
 	/* extensions of SPEC §2 (docs/backup.md), all optional: */
 	char *pg_bindir;		/* NULL = /usr/lib/postgresql/MAJOR/bin, else PATH */
 	char *scratch_dir;		/* verify/restore scratch space; NULL = $TMPDIR or /var/tmp */

@@ -14,6 +14,9 @@
 #include "common/arena.h"
 #include "conf/diag.h"
 
+static void conf_verr(struct conf_ctx *, int, int, const char *, va_list)
+    __attribute__((format(printf, 4, 0)));
+
 static void
 conf_verr(struct conf_ctx *x, int line, int col, const char *fmt, va_list ap)
 {
@@ -133,6 +136,10 @@ conf_did_you_mean(const char *word, const char *const *names, size_t n)
 	/* allow about one typo per three characters, at least one, at most 3 */
 	size_t limit = wl / 3 < 1 ? 1 : wl / 3 > 3 ? 3 : wl / 3;
 
+	/* numbers are not typos of each other: 300 is not "301?" */
+	if (strspn(word, "0123456789") == wl)
+		return NULL;
+
 	for (size_t i = 0; i < n; i++) {
 		size_t dist = conf_edit_distance(word, names[i]);
 		if (dist < best_d) {
@@ -246,7 +253,7 @@ conf_schema_section(struct conf_ctx *x, const struct conf_section *s,
     const struct ynode *n, void *obj)
 {
 	bool seen[64] = { false };
-	size_t nkeys = 0;
+	size_t nkeys = 0, index = x->index;	/* nested lists change it */
 
 	while (s->keys[nkeys].name != NULL)
 		nkeys++;
@@ -305,6 +312,7 @@ conf_schema_section(struct conf_ctx *x, const struct conf_section *s,
 		}
 	}
 	conf_check_secret_pairs(x, s, n, seen);
+	x->index = index;
 	if (s->finish != NULL)
 		s->finish(x, n, obj, seen);
 }

@@ -72,7 +72,7 @@ static const struct conf_key storage_keys[] = {
 	  .off = AC(storage_key_file), .off2 = AC(storage_key),
 	  .flags = CK_PROXY, .example = "/etc/limen/store.key",
 	  .doc = "the same, read from a 0600 file" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static void
@@ -153,7 +153,7 @@ static const struct conf_key acme_keys[] = {
 	  .off = AC(renew_before_ms), .def = "0",
 	  .doc = "renew this long before expiry; 0 = ARI window or 2/3 of the "
 	    "lifetime" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 const struct conf_section conf_schema_acme = {

@@ -22,7 +22,7 @@ static const struct conf_key encryption_keys[] = {
 	  .off = J(encryption_key_file), .flags = CK_REQUIRED,
 	  .example = "/etc/limen/backup.key",
 	  .doc = "32-byte key (raw or hex), 0600; AES-256-GCM" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section encryption_section = {
@@ -51,7 +51,7 @@ static const struct conf_key retention_keys[] = {
 	  .def = "0", .max = 10000, .doc = "... of each of the last N weeks" },
 	{ .name = "keep_monthly", .type = &conf_t_u32, .off = RT(keep_monthly),
 	  .def = "0", .max = 10000, .doc = "... of each of the last N months" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section retention_section = {
@@ -106,7 +106,17 @@ static const struct conf_key job_keys[] = {
 	  .doc = "which backups prune keeps" },
 	{ .name = "verify", .type = &conf_t_bool, .off = J(verify),
 	  .def = "false", .doc = "restore-test every new backup" },
-	{ NULL },
+	{ .name = "pg_bindir", .type = &conf_t_path, .off = J(pg_bindir),
+	  .example = "/usr/lib/postgresql/16/bin",
+	  .doc = "where pg_dump and friends are; default: the server's major "
+	    "version under /usr/lib/postgresql, else PATH" },
+	{ .name = "scratch_dir", .type = &conf_t_path, .off = J(scratch_dir),
+	  .example = "/var/tmp", .doc = "scratch space for verify and restore; "
+	    "default $TMPDIR or /var/tmp" },
+	{ .name = "run_as", .type = &conf_t_string, .off = J(run_as),
+	  .example = "postgres", .doc = "user that owns a scratch cluster when "
+	    "limen-backup runs as root; default postgres" },
+	{ .name = NULL },
 };
 
 static const struct conf_section job_section = {
@@ -130,7 +140,7 @@ static const struct conf_key backup_keys[] = {
 	  .doc = "the companion's /metrics and /healthz; none if unset" },
 	{ .name = "jobs", .type = &conf_t_list, .off = B(jobs),
 	  .off2 = B(n_jobs), .sub = &job_section, .doc = "the backup jobs" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 const struct conf_section conf_schema_backup = {

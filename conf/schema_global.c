@@ -48,7 +48,7 @@ static const struct conf_key log_keys[] = {
 	{ .name = "format", .type = &conf_t_enum, .off = G(log_format),
 	  .def = "text", .enums = log_formats,
 	  .doc = "text or json lines on stderr" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section log_section = {
@@ -62,7 +62,7 @@ static const struct conf_key access_log_keys[] = {
 	  .doc = "file to append to; \"-\" is stderr; reopened on SIGUSR1" },
 	{ .name = "format", .type = &conf_t_enum, .off = G(access_log_format),
 	  .def = "json", .enums = log_formats, .doc = "json or text" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section access_log_section = {
@@ -124,7 +124,11 @@ static const struct conf_key global_keys[] = {
 	  .doc = "open connections per client address; 0 = unlimited" },
 	{ .name = "max_conns", .type = &conf_t_u32, .off = G(max_conns),
 	  .def = "0", .doc = "open client connections per process; 0 = unlimited" },
-	{ NULL },
+	{ .name = "resolvers", .type = &conf_t_strings, .off = G(resolvers),
+	  .off2 = G(n_resolvers), .example = "[\"127.0.0.1:53\"]",
+	  .doc = "DNS servers (ip:port) for pool server names; "
+	    "/etc/resolv.conf if unset" },
+	{ .name = NULL },
 };
 
 const struct conf_section conf_schema_global = {
@@ -145,7 +149,7 @@ static const struct conf_key admin_keys[] = {
 	  .off = A(token_file), .off2 = A(token), .flags = CK_PROXY,
 	  .example = "/etc/limen/admin.token",
 	  .doc = "the token, read from a 0600 file at load time" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 const struct conf_section conf_schema_admin = {

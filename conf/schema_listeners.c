@@ -15,7 +15,7 @@ static const struct conf_key cert_keys[] = {
 	{ .name = "key", .type = &conf_t_path, .off = C(key_file),
 	  .flags = CK_REQUIRED, .example = "/etc/limen/tls/example.key",
 	  .doc = "PEM private key matching the certificate" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section cert_section = {
@@ -46,7 +46,7 @@ static const struct conf_key tls_keys[] = {
 	  .doc = "static certificates, chosen by SNI" },
 	{ .name = "min_version", .type = &conf_t_enum, .off = T(min_version),
 	  .def = "1.2", .enums = tls_versions, .doc = "\"1.2\" or \"1.3\"" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section tls_section = {
@@ -87,7 +87,7 @@ static const struct conf_key listener_keys[] = {
 	{ .name = "tls", .type = &conf_t_section, .off = L(tls),
 	  .off2 = L(tls) + T(enabled), .sub = &tls_section,
 	  .doc = "TLS settings; without it the listener speaks plain HTTP" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 const struct conf_section conf_schema_listener = {

@@ -95,7 +95,7 @@ static const struct conf_key server_keys[] = {
 	    "record becomes a server" },
 	{ .name = "weight", .type = &conf_t_u32, .off = S(weight), .def = "1",
 	  .min = 1, .max = 256, .doc = "share of the traffic, 1..256" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section server_section = {
@@ -139,7 +139,7 @@ static const struct conf_key health_keys[] = {
 	{ .name = "host", .type = &conf_t_string, .off = HC(host),
 	  .example = "app.example.com",
 	  .doc = "Host header of the check (default: the server address)" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section health_section = {
@@ -155,7 +155,7 @@ static const struct conf_key passive_keys[] = {
 	{ .name = "fail_timeout", .type = &conf_t_duration,
 	  .off = P(fail_timeout_ms), .def = "10s",
 	  .doc = "window for max_fails, and how long the server stays down" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section passive_section = {
@@ -172,7 +172,7 @@ static const struct conf_key timeouts_keys[] = {
 	  .doc = "from request sent to response headers" },
 	{ .name = "idle", .type = &conf_t_duration, .off = P(idle_timeout_ms),
 	  .def = "90s", .min = 1, .doc = "an idle kept-alive upstream connection" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section timeouts_section = {
@@ -227,7 +227,7 @@ static const struct conf_key pool_keys[] = {
 	{ .name = "keepalive", .type = &conf_t_u32, .off = P(keepalive),
 	  .def = "32", .max = 100000,
 	  .doc = "idle upstream connections kept per server per worker" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 const struct conf_section conf_schema_pool = {

@@ -26,7 +26,7 @@ static const struct conf_key root_keys[] = {
 	{ .name = "backup", .type = &conf_t_section, .off = CF(backup),
 	  .off2 = CF(backup) + offsetof(struct conf_backup, enabled),
 	  .sub = &conf_schema_backup, .doc = "PostgreSQL backups" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 const struct conf_section conf_schema_root = {

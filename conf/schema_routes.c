@@ -64,7 +64,7 @@ static const struct conf_key rl_keys[] = {
 	    "second's worth" },
 	{ .name = "key", .type = &t_rl_key, .off = RL(key), .def = "client_ip",
 	  .doc = "what is counted: client_ip or header:NAME" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section rl_section = {
@@ -90,7 +90,7 @@ static const struct conf_key redirect_keys[] = {
 	  .enums = redirect_codes, .doc = "301, 302, 303, 307 or 308" },
 	{ .name = "keep_path", .type = &conf_t_bool, .off = RD(keep_path),
 	  .def = "false", .doc = "append the request's path and query to `to`" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section redirect_section = {
@@ -117,7 +117,7 @@ static const struct conf_key respond_keys[] = {
 	{ .name = "content_type", .type = &conf_t_string,
 	  .off = RS(content_type), .def = "text/plain; charset=utf-8",
 	  .doc = "Content-Type of the body" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section respond_section = {
@@ -136,7 +136,7 @@ static const struct conf_key static_keys[] = {
 	{ .name = "spa_fallback", .type = &conf_t_bool, .off = ST(spa_fallback),
 	  .def = "false",
 	  .doc = "serve the root's index for paths that do not exist" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section static_section = {
@@ -158,7 +158,7 @@ static const struct conf_key headers_keys[] = {
 	{ .name = "request_set", .type = &conf_t_kv, .off = H(request_set),
 	  .off2 = H(n_request_set), .example = "{ X-Env: prod }",
 	  .doc = "request headers to set towards the upstream" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section headers_section = {
@@ -174,7 +174,7 @@ static const struct conf_key basic_keys[] = {
 	  .doc = "htpasswd lines: bcrypt or SHA-crypt hashes" },
 	{ .name = "realm", .type = &conf_t_string, .off = AB(realm),
 	  .def = "limen", .doc = "realm shown by browsers" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section basic_section = {
@@ -196,7 +196,7 @@ static const struct conf_key forward_keys[] = {
 	  .def = "2s", .min = 1, .doc = "deadline for the auth answer" },
 	{ .name = "cache", .type = &conf_t_duration, .off = AF(cache_ms),
 	  .def = "0", .doc = "cache positive answers this long; 0 = no cache" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section forward_section = {
@@ -232,7 +232,7 @@ static const struct conf_key jwt_keys[] = {
 	  .doc = "claim: header pairs passed to the upstream" },
 	{ .name = "leeway", .type = &conf_t_duration, .off = AJ(leeway_ms),
 	  .def = "30s", .doc = "clock skew allowed for exp/nbf" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section jwt_section = {
@@ -249,7 +249,7 @@ static const struct conf_key auth_keys[] = {
 	  .sub = &forward_section, .doc = "forward auth" },
 	{ .name = "jwt", .type = &conf_t_section_ptr, .off = AU(jwt),
 	  .sub = &jwt_section, .doc = "JWT bearer tokens" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section auth_section = {
@@ -269,7 +269,7 @@ static const struct conf_key waf_keys[] = {
 	  .doc = "ModSecurity rules file or directory" },
 	{ .name = "mode", .type = &conf_t_enum, .off = W(mode), .def = "block",
 	  .enums = waf_modes, .doc = "block (403) or detect (log only)" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct conf_section waf_section = {
@@ -381,7 +381,7 @@ static const struct conf_key route_keys[] = {
 	  .def = "false",
 	  .doc = "Strict-Transport-Security max-age on TLS answers; true = 1 "
 	    "year" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 const struct conf_section conf_schema_route = {

@@ -421,6 +421,22 @@ validate_global(struct conf_ctx *x, const struct ynode *root)
 	struct conf_global *g = &x->c->global;
 	char buf[4096];
 
+	const struct ynode *rl = conf_yaml_get(gn, "resolvers");
+	for (size_t i = 0; i < g->n_resolvers; i++) {
+		struct conf_addr ad;
+		const char *err = "not an IP address";
+		if (g->resolvers[i] == NULL)
+			continue;
+		if (strict_addr(x->a, g->resolvers[i], &ad, &err) == 0 &&
+		    ad.host != NULL && !ad.is_name)
+			continue;
+		if (rl && rl->kind == YNODE_SEQ)
+			conf_validate_path(x, "global.resolvers[%zu]", i);
+		else
+			conf_validate_path(x, "global.resolvers");
+		conf_err(x, conf_validate_item(rl, i), "invalid resolver '%s': "
+		    "%s (expected ip:port)", g->resolvers[i], err);
+	}
 	if (g->user != NULL) {
 		struct passwd pw, *pwp = NULL;
 		if (getpwnam_r(g->user, &pw, buf, sizeof buf, &pwp) != 0 ||

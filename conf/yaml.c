@@ -140,7 +140,8 @@ yaml_close(struct ybuild *b)
 		n->items = arena_calloc(b->a, f->n ? f->n : 1, sizeof *n->items);
 		if (n->items == NULL)
 			goto fail;
-		memcpy(n->items, f->kids, f->n * sizeof *n->items);
+		if (f->n > 0)
+			memcpy(n->items, f->kids, f->n * sizeof *n->items);
 		n->n_items = f->n;
 	} else {
 		size_t np = f->n / 2;	/* a dangling key cannot happen */

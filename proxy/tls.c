@@ -10,9 +10,8 @@
  *               ECDSA and RSA bundles on the SSL; OpenSSL then picks the
  *               one the client's signature algorithms and ciphers allow.
  * plus the ticket key callback when a ticket is issued or presented.
- * None of them blocks or takes a lock that a writer could hold for long:
- * the certstore read lock covers a binary search, the key ring is read
- * under a sequence counter.
+ * None of them blocks or takes a lock: the certstore lookup runs under a
+ * hazard pointer, the key ring is read under a sequence counter.
  *
  * Limen's state hangs on the SSL_CTX as ex_data, freed by OpenSSL when
  * the context itself goes (after its last SSL), which is what makes
@@ -300,8 +299,8 @@ tls_servername(const SSL *ssl, char *out)
 
 	if (sni == NULL)
 		return -1;
-	return certstore_name_normalize(sni, strnlen(sni,
-	    CERTSTORE_NAME_MAX + 2), out, false);
+	return certbundle_name_normalize(sni, strnlen(sni,
+	    CERTBUNDLE_NAME_MAX + 2), out, false);
 }
 
 static int
@@ -313,8 +312,8 @@ tls_on_servername(SSL *ssl, int *alert, void *arg)
 static int
 use_bundle(SSL *ssl, struct cert_bundle *b)
 {
-	return SSL_use_cert_and_key(ssl, certstore_bundle_leaf(b),
-	    certstore_bundle_key(b), certstore_bundle_chain(b), 1) == 1;
+	return SSL_use_cert_and_key(ssl, certbundle_leaf(b),
+	    certbundle_key(b), certbundle_chain(b), 1) == 1;
 }
 
 /*
@@ -330,7 +329,7 @@ tls_on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 {
 	struct tls_state *st = arg;
 	bool h2 = false, h11 = false, acme = false, other = false;
-	char name[CERTSTORE_NAME_MAX + 1];
+	char name[CERTBUNDLE_NAME_MAX + 1];
 	struct cert_bundle *b;
 	unsigned int i = 0;
 
@@ -354,7 +353,7 @@ tls_on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	    (b = st->acme_fn(name, st->acme_arg)) != NULL) {
 		int ok = use_bundle(ssl, b);
 
-		certstore_bundle_unref(b);
+		certbundle_unref(b);
 		if (!ok)
 			return SSL_TLSEXT_ERR_ALERT_FATAL;
 		*out = alpn_acme;
@@ -386,8 +385,8 @@ static int
 tls_on_cert(SSL *ssl, void *arg)
 {
 	struct tls_state *st = arg;
-	struct cert_bundle *b[CERTSTORE_KEY__MAX];
-	char name[CERTSTORE_NAME_MAX + 1];
+	struct cert_bundle *b[CERTBUNDLE_KEY__MAX];
+	char name[CERTBUNDLE_NAME_MAX + 1];
 	int ok = 1;
 
 	if (tls_alpn(ssl) == TLS_ALPN_ACME)
@@ -395,12 +394,12 @@ tls_on_cert(SSL *ssl, void *arg)
 	if (certstore_select(st->store, tls_servername(ssl, name) == -1 ?
 	    NULL : name, b) == 0)
 		return 0;
-	for (int k = 0; k < CERTSTORE_KEY__MAX; k++) {
+	for (int k = 0; k < CERTBUNDLE_KEY__MAX; k++) {
 		if (b[k] == NULL)
 			continue;
 		if (!use_bundle(ssl, b[k]))
 			ok = 0;
-		certstore_bundle_unref(b[k]);
+		certbundle_unref(b[k]);
 	}
 	return ok;
 }
@@ -430,8 +429,11 @@ tls_on_ticket_key(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
 		k = &cur;
 		memcpy(key_name, k->name, KEY_NAME_LEN);
 		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(
-		    EVP_aes_256_cbc())) != 1)
+		    EVP_aes_256_cbc())) != 1) {
+			ERR_clear_error();
+			rc = 0;		/* no ticket this time */
 			goto out;
+		}
 		rc = 1;
 	} else if (memcmp(key_name, cur.name, KEY_NAME_LEN) == 0) {
 		k = &cur;
@@ -516,8 +518,7 @@ tls_ctx_new(const struct conf_listener *l, struct certstore *store,
 	SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_NO_TICKET);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
-	    SSL_OP_SINGLE_ECDH_USE);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
@@ -548,9 +549,7 @@ fail:
 	    ERR_peek_last_error() ?
 	    ERR_reason_error_string(ERR_peek_last_error()) : "out of memory");
 	ERR_clear_error();
-	SSL_CTX_free(ctx);
-	if (ctx == NULL && st != NULL)
-		free(st);
+	SSL_CTX_free(ctx);		/* frees st once it is attached */
 	return NULL;
 }
 

@@ -127,7 +127,7 @@ enum tls_alpn tls_alpn(const SSL *ssl);
 const char *tls_alpn_name(enum tls_alpn a);
 /*
  * The client's SNI name normalised (lower-case, no trailing dot) into
- * out (CERTSTORE_NAME_MAX + 1 bytes).  Returns its length, or -1 when the
+ * out (CERTBUNDLE_NAME_MAX + 1 bytes).  Returns its length, or -1 when the
  * client sent none or an invalid one.
  */
 int tls_servername(const SSL *ssl, char *out);

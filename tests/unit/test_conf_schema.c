@@ -185,6 +185,28 @@ test_conf_schema_parses_every_value_type(void)
 }
 
 static void
+test_conf_schema_items_know_their_index_and_position(void)
+{
+	struct config *c = conf_test_load(
+	    "pools:\n"
+	    "  a:\n    servers: [{ address: \"x:1\" }, { address: \"x:2\" }]\n"
+	    "  b:\n    servers: [{ address: \"x:1\" }, { address: \"x:2\" },\n"
+	    "              { address: \"x:3\" }]\n"
+	    "routes:\n  - pool: b\n  - { path: /a, pool: a }\n");
+	REQUIRE(c != NULL);
+	CHECK_INT(c->pools[0].index, ==, 0);
+	CHECK_INT(c->pools[1].index, ==, 1);
+	CHECK_INT(c->pools[1].line, ==, 5);
+	CHECK_INT(c->pools[1].col, ==, 5);
+	CHECK_INT(c->pools[1].n_servers, ==, 3);
+	CHECK_INT(c->routes[1].index, ==, 1);
+	CHECK_INT(c->routes[1].line, ==, 9);
+	CHECK(c->routes[0].pool == &c->pools[1]);
+	CHECK(c->routes[1].pool == conf_pool_find(c, "a"));
+	conf_unref(c);
+}
+
+static void
 test_conf_schema_unknown_keys_suggest_the_closest(void)
 {
 	CHECK_STR(conf_test_errors(
@@ -389,6 +411,7 @@ test_conf_docs_match_the_tables(void)
 
 HARNESS_MAIN(T(test_conf_schema_defaults_fill_every_section),
     T(test_conf_schema_parses_every_value_type),
+    T(test_conf_schema_items_know_their_index_and_position),
     T(test_conf_schema_unknown_keys_suggest_the_closest),
     T(test_conf_schema_bad_values_say_what_is_expected),
     T(test_conf_schema_wrong_shapes),

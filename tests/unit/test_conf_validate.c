@@ -332,7 +332,17 @@ test_conf_validate_global_user_and_group(void)
 	    "t.yaml:2:9: error: global.user: no such user 'no-such-user-limen'\n"
 	    "t.yaml:3:10: error: global.group: no such group "
 	    "'no-such-group-limen'\n");
-	struct config *c = conf_test_load("global:\n  user: root\n  group: root\n");
+	CHECK_STR(conf_test_errors(
+	    "global:\n  resolvers: [\"127.0.0.1:53\", \"dns.example:53\", "
+	    "\"10.0.0.1\"]\n"),
+	    "t.yaml:2:31: error: global.resolvers[1]: invalid resolver "
+	    "'dns.example:53': not an IP address (expected ip:port)\n"
+	    "t.yaml:2:49: error: global.resolvers[2]: invalid resolver "
+	    "'10.0.0.1': missing port (host:port or :port) (expected ip:port)\n");
+	struct config *c = conf_test_load("global:\n  user: root\n  group: root\n"
+	    "  resolvers: \"[::1]:5353\"\n");
+	if (c)
+		CHECK_STR(c->global.resolvers[0], "[::1]:5353");
 	CHECK(c != NULL);
 	conf_unref(c);
 }

@@ -28,23 +28,29 @@ struct dns_peer {
 	pid_t pid;
 };
 
+/* A port of 127.0.0.1 free for both UDP and TCP (dnsmasq binds both). */
 static unsigned
-free_udp_port(void)
+free_dns_port(void)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
-	int fd;
+	int u, t;
 	unsigned port = 0;
 
-	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
-		return 0;
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	t = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+	if (u != -1 && t != -1 &&
+	    bind(u, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(u, (struct sockaddr *)&sin, &len) == 0 &&
+	    bind(t, (struct sockaddr *)&sin, sizeof(sin)) == 0)
 		port = ntohs(sin.sin_port);
-	close(fd);
+	if (u != -1)
+		close(u);
+	if (t != -1)
+		close(t);
 	return port;
 }
 
@@ -60,6 +66,22 @@ write_file(const char *path, const char *text)
 }
 
 static int
+dns_started(struct dns_peer *d)
+{
+	char line[512];
+	FILE *f = fopen(d->log, "r");
+	int ok = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!ok && fgets(line, sizeof(line), f) != NULL)
+		ok = strstr(line, " read ") != NULL;
+	fclose(f);
+	return ok;
+}
+
+/* Start dnsmasq on a free port; another port if that one was taken. */
+static int
 dns_start(struct dns_peer *d, const char *hosts)
 {
 	char a_hosts[128], a_port[32], a_log[128];
@@ -69,6 +91,8 @@ dns_start(struct dns_peer *d, const char *hosts)
 	    a_hosts, a_port, "--listen-address=127.0.0.1",
 	    "--bind-interfaces", "--pid-file=", "--user=root",
 	    "--local-ttl=1", "--log-queries", a_log, NULL };
+	struct timespec ts = { 0, 20 * 1000000 };
+	int attempt, i;
 
 	snprintf(d->dir, sizeof(d->dir), "/tmp/limen-resolve-XXXXXX");
 	if (mkdtemp(d->dir) == NULL)
@@ -77,13 +101,29 @@ dns_start(struct dns_peer *d, const char *hosts)
 	snprintf(d->log, sizeof(d->log), "%s/dnsmasq.log", d->dir);
 	if (write_file(d->hosts, hosts) == -1)
 		return -1;
-	d->port = free_udp_port();
 	snprintf(a_hosts, sizeof(a_hosts), "--addn-hosts=%s", d->hosts);
-	snprintf(a_port, sizeof(a_port), "--port=%u", d->port);
 	snprintf(a_log, sizeof(a_log), "--log-facility=%s", d->log);
-	if (posix_spawnp(&d->pid, "dnsmasq", NULL, NULL, argv, environ) != 0)
-		return -1;
-	return 0;
+	for (attempt = 0; attempt < 5; attempt++) {
+		d->port = free_dns_port();
+		snprintf(a_port, sizeof(a_port), "--port=%u", d->port);
+		unlink(d->log);
+		if (posix_spawnp(&d->pid, "dnsmasq", NULL, NULL, argv,
+		    environ) != 0) {
+			d->pid = -1;
+			return -1;	/* not installed: mk/deps.txt has it */
+		}
+		for (i = 0; i < 250; i++) {
+			if (dns_started(d))
+				return 0;
+			if (waitpid(d->pid, NULL, WNOHANG) == d->pid)
+				break;	/* the port was taken meanwhile */
+			nanosleep(&ts, NULL);
+		}
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+		d->pid = -1;
+	}
+	return -1;
 }
 
 static void

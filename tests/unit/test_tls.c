@@ -55,7 +55,7 @@ static struct certstore *
 simple_store(struct cert_bundle **out)
 {
 	struct certstore *s = certstore_new();
-	struct cert_bundle *b = tu_bundle(CERTSTORE_KEY_ECDSA, "app",
+	struct cert_bundle *b = tu_bundle(CERTBUNDLE_KEY_ECDSA, "app",
 	    "DNS:app.example.com");
 	char err[256];
 
@@ -65,7 +65,7 @@ simple_store(struct cert_bundle **out)
 	if (out != NULL)
 		*out = b;
 	else
-		certstore_bundle_unref(b);
+		certbundle_unref(b);
 	return s;
 }
 
@@ -221,11 +221,11 @@ served(SSL_CTX *sctx, SSL_CTX *cctx, const char *name,
 static void
 test_tls_sni_picks_exact_then_wildcard_then_first(void)
 {
-	struct cert_bundle *first = tu_bundle(CERTSTORE_KEY_ECDSA, "first",
+	struct cert_bundle *first = tu_bundle(CERTBUNDLE_KEY_ECDSA, "first",
 	    "DNS:first.example");
-	struct cert_bundle *wild = tu_bundle(CERTSTORE_KEY_ECDSA, "wild",
+	struct cert_bundle *wild = tu_bundle(CERTBUNDLE_KEY_ECDSA, "wild",
 	    "DNS:*.example.com");
-	struct cert_bundle *exact = tu_bundle(CERTSTORE_KEY_ECDSA, "exact",
+	struct cert_bundle *exact = tu_bundle(CERTBUNDLE_KEY_ECDSA, "exact",
 	    "DNS:app.example.com");
 	struct tls_keyring *r = tls_keyring_new(0);
 	struct certstore *s = certstore_new();
@@ -251,15 +251,15 @@ test_tls_sni_picks_exact_then_wildcard_then_first(void)
 	certstore_unref(s);
 	tls_keyring_unref(r);
 	for (int i = 0; i < 3; i++)
-		certstore_bundle_unref(list[i]);
+		certbundle_unref(list[i]);
 }
 
 static void
 test_tls_ecdsa_client_gets_ecdsa_rsa_only_client_gets_rsa(void)
 {
-	struct cert_bundle *ec = tu_bundle(CERTSTORE_KEY_ECDSA, "ec",
+	struct cert_bundle *ec = tu_bundle(CERTBUNDLE_KEY_ECDSA, "ec",
 	    "DNS:app.example.com");
-	struct cert_bundle *rsa = tu_bundle(CERTSTORE_KEY_RSA, "rsa",
+	struct cert_bundle *rsa = tu_bundle(CERTBUNDLE_KEY_RSA, "rsa",
 	    "DNS:app.example.com");
 	struct tls_keyring *r = tls_keyring_new(0);
 	struct certstore *s = certstore_new();
@@ -296,8 +296,8 @@ test_tls_ecdsa_client_gets_ecdsa_rsa_only_client_gets_rsa(void)
 	SSL_CTX_free(sctx);
 	certstore_unref(s);
 	tls_keyring_unref(r);
-	certstore_bundle_unref(ec);
-	certstore_bundle_unref(rsa);
+	certbundle_unref(ec);
+	certbundle_unref(rsa);
 }
 
 /* ---- ALPN --------------------------------------------------------------- */
@@ -310,7 +310,7 @@ acme_hook(const char *name, void *arg)
 	CHECK_STR(arg, "acme-arg");
 	if (strcmp(name, "app.example.com") != 0)
 		return NULL;
-	certstore_bundle_ref(challenge);
+	certbundle_ref(challenge);
 	return challenge;
 }
 
@@ -357,7 +357,7 @@ test_tls_alpn_selects_h2_http11_and_acme(void)
 	const char *names[] = { "app.example.com" };
 	char err[256];
 
-	challenge = certstore_selfsigned(names, 1, CERTSTORE_KEY_ECDSA, 600,
+	challenge = certbundle_selfsigned(names, 1, CERTBUNDLE_KEY_ECDSA, 600,
 	    err, sizeof err);
 	REQUIRE(challenge != NULL);
 	CHECK_INT(alpn_result(h2, WIRE("\x08http/1.1\x02h2"),
@@ -391,8 +391,8 @@ test_tls_alpn_selects_h2_http11_and_acme(void)
 	    ==, TLS_ALPN_H2);
 	CHECK_STR(tls_alpn_name(TLS_ALPN_NONE), "");
 
-	certstore_bundle_unref(challenge);
-	certstore_bundle_unref(app);
+	certbundle_unref(challenge);
+	certbundle_unref(app);
 	SSL_CTX_free(h2);
 	SSL_CTX_free(h1);
 	certstore_unref(s);
@@ -626,9 +626,9 @@ test_tls_cert_swap_spares_established_connection(void)
 {
 	struct tls_keyring *r = tls_keyring_new(0);
 	struct certstore *s = certstore_new();
-	struct cert_bundle *v1 = tu_bundle(CERTSTORE_KEY_ECDSA, "v1",
+	struct cert_bundle *v1 = tu_bundle(CERTBUNDLE_KEY_ECDSA, "v1",
 	    "DNS:app.example.com");
-	struct cert_bundle *v2 = tu_bundle(CERTSTORE_KEY_ECDSA, "v2",
+	struct cert_bundle *v2 = tu_bundle(CERTBUNDLE_KEY_ECDSA, "v2",
 	    "DNS:app.example.com");
 	SSL_CTX *sctx = server_ctx(s, r, "web", true, 0);
 	SSL_CTX *cctx = tu_client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
@@ -665,8 +665,8 @@ test_tls_cert_swap_spares_established_connection(void)
 	SSL_free(s1);
 	SSL_CTX_free(cctx);
 	tls_keyring_unref(r);
-	certstore_bundle_unref(v1);
-	certstore_bundle_unref(v2);
+	certbundle_unref(v1);
+	certbundle_unref(v2);
 }
 
 static void
@@ -688,7 +688,7 @@ test_tls_without_any_certificate_fails_handshake(void)
 struct loop_state {
 	struct event_base *base;
 	enum tls_alpn alpn;
-	char sni[CERTSTORE_NAME_MAX + 1];
+	char sni[CERTBUNDLE_NAME_MAX + 1];
 	int connected, eof, error;
 };
 
