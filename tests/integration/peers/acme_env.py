@@ -44,8 +44,10 @@ class AcmeEnv:
         self.ext = None
         self.runs = 0
 
-    def start_pebble(self, env=None, validity=None):
-        self.pebble = Pebble(self.tmp / "pebble", self.http_port,
+    def start_pebble(self, env=None, validity=None, http_port=None):
+        """http_port: where pebble validates HTTP-01 (default: limen's
+        plaintext listener; another port makes HTTP-01 fail)."""
+        self.pebble = Pebble(self.tmp / "pebble", http_port or self.http_port,
                              tls_port=self.tls_port, env=env,
                              validity=validity).start()
         return self.pebble
@@ -54,7 +56,8 @@ class AcmeEnv:
         self.ext = AcmeDirectoryExtension(self.pebble, **kw).start()
         return self.ext
 
-    def config(self, directory=None, names=NAMES, extra_acme=""):
+    def config(self, directory=None, names=NAMES, extra_acme="",
+               challenges="[http-01]"):
         directory = directory or (self.ext.directory if self.ext
                                   else self.pebble.directory)
         ca = ("  ca_roots: %s\n" % self.pebble.ca_pem) if self.pebble else ""
@@ -76,9 +79,9 @@ routes:
 acme:
   directory: %s
   email: ops@example.com
-  challenges: [http-01]
+  challenges: %s
 %s%s""" % (self.state, self.http_port, self.tls_port, ", ".join(names),
-           directory, ca, extra_acme)
+           directory, challenges, ca, extra_acme)
         path = self.tmp / "limen.yaml"
         path.write_text(text)
         return str(path)
