@@ -426,6 +426,16 @@ order_done(const struct client_result *res, void *arg)
 		if (res->retry_after > 0 &&
 		    (uint64_t)res->retry_after * 1000 > delay)
 			delay = (uint64_t)res->retry_after * 1000;
+		if (m->max_attempts > 0 && delay > m->retry_max_ms) {
+			/* a bounded run (limen certs) does not wait hours
+			 * for a rate limit */
+			mn->gave_up = true;
+			mn->next = 0;
+			log_warnx("acme: %s: %s; the CA asks to wait %llu s, "
+			    "giving up", mn->name, res->error,
+			    (unsigned long long)(delay + 999) / 1000);
+			break;
+		}
 		log_warnx("acme: %s: %s; retrying in %llu s (attempt %u)%s",
 		    mn->name, res->error, (unsigned long long)(delay + 999) /
 		    1000, mn->failures + 1, mn->have_cert ?
