@@ -19,12 +19,11 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from conftest import SLOW, free_port, wait_for
 from peers.acme_env import (NAMES, AcmeEnv, ari_cert_id, openssl_verify,
-                            order_count, san_names, skip_without_loader)
+                            order_count, san_names)
 
 
 @pytest.fixture
 def acme(tmp_path):
-    skip_without_loader(tmp_path)
     env = AcmeEnv(tmp_path)
     yield env
     env.stop()

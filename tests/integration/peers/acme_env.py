@@ -5,14 +5,12 @@ ACME integration tests (test_acme_*.py) share.
 AcmeEnv(tmp_path) starts pebble (peers/pebble.py) with its HTTP-01 port
 pointed at the plaintext listener of the config it writes, optionally the
 TEST-ONLY directory extension (peers/acme_directory_ext.py) in front, and
-runs `limen certs -c FILE`.  skip_without_loader() skips a test while the
-configuration loader is not built yet (`limen check` says so).
+runs `limen certs -c FILE`.
 """
 import base64
 import re
 import subprocess
 
-import pytest
 from cryptography import x509
 
 from conftest import LIMEN_BIN, free_port, run_cmd
@@ -20,16 +18,6 @@ from peers.acme_directory_ext import AcmeDirectoryExtension
 from peers.pebble import Pebble
 
 NAMES = ["a.example.com", "b.example.com"]
-
-
-def skip_without_loader(tmp_dir):
-    """Skip while bin/limen has only the placeholder configuration loader:
-    `limen certs -c FILE` cannot read FILE before the conf part lands."""
-    path = tmp_dir / "probe.yaml"
-    path.write_text("global: { state_dir: /tmp }\n")
-    r = run_cmd([LIMEN_BIN, "check", "-c", str(path)], timeout=10)
-    if "loader is not built yet" in r.stderr:
-        pytest.skip("the configuration loader is not built yet")
 
 
 class AcmeEnv:
