@@ -74,7 +74,7 @@ def read_response(f, head_request=False):
         return r
     te = r.header("Transfer-Encoding")
     cl = r.header("Content-Length")
-    body = b""
+    body = bytearray()
     if te and "chunked" in te.lower():
         while True:
             size = int(f.readline().split(b";")[0], 16)
@@ -88,7 +88,7 @@ def read_response(f, head_request=False):
         body = f.read(int(cl))
     else:
         body = f.read()
-    r.body = body
+    r.body = bytes(body)
     return r
 
 
