@@ -15,6 +15,7 @@
 #   make fuzz            libFuzzer targets, each for FUZZ_SECONDS
 #   make run             deps, build, run limen on conf/limen.yaml
 #   make install PREFIX=/usr DESTDIR=...
+#   make deb             the Debian package in build/deb/
 #   make V=1             show the commands
 
 VERSION  := 0.1.0
@@ -89,7 +90,7 @@ ALL_OBJ := $(foreach p,$(PARTS),$(OBJ_$(p))) $(BUILD)/proxy/main.o \
            $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
 
 .PHONY: all test test-unit test-integration test-san fuzz fuzz-replay \
-        run deps install uninstall clean bench check-config
+        run deps install uninstall clean bench check-config deb
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -184,6 +185,10 @@ check-config: all
 
 bench: deps all
 	$(Q)bench/run.sh
+
+# the Debian package, into build/deb (packaging/debian/build-deb.sh)
+deb:
+	$(Q)packaging/debian/build-deb.sh build/deb
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/limen

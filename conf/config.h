@@ -66,6 +66,9 @@ struct conf_global {
 	uint32_t max_conns;		/* per process, 0 = unlimited */
 	uint64_t header_timeout_ms;	/* request head read, total; 0 = 10s (408) */
 	uint64_t keepalive_timeout_ms;	/* idle client connection; 0 = 60s */
+	char **resolvers;		/* "127.0.0.1:5353": DNS servers for pool
+					 * names; n_resolvers == 0: resolv.conf */
+	size_t n_resolvers;
 };
 
 struct conf_admin {
@@ -104,7 +107,7 @@ enum conf_rl_key { RL_KEY_CLIENT_IP, RL_KEY_HEADER };
 struct conf_rate_limit {
 	bool enabled;
 	double rate;			/* tokens per second ("100/s", "10/m") */
-	uint32_t burst;
+	uint32_t burst;			/* default: one second's worth, >= 1 */
 	enum conf_rl_key key;
 	char *key_header;		/* for key: header:NAME */
 };
@@ -183,7 +186,8 @@ struct conf_static {
 struct conf_pool;
 
 struct conf_route {
-	char **hosts;			/* lower-cased; "*" or "*.example.com" */
+	char **hosts;			/* lower-cased; "*" or "*.example.com";
+					 * default one host, "*" */
 	size_t n_hosts;
 	char *path;			/* default "/" */
 	bool strip_prefix;
@@ -261,14 +265,16 @@ struct conf_acme {
 	char *profile;			/* NULL = the CA's default */
 	char *storage_pg_conninfo;	/* NULL = local files in state_dir */
 	char *storage_key_file;		/* encrypts keys stored in PostgreSQL */
+	char *storage_key;		/* read from storage_key_file, or `key` */
 	uint64_t renew_before_ms;	/* 0 = ARI or 2/3 of the lifetime */
 };
 
 enum conf_backup_kind { BACKUP_LOGICAL, BACKUP_PHYSICAL };
 enum conf_compression { COMPRESS_NONE, COMPRESS_GZIP, COMPRESS_ZSTD };
 
+/* A backup is kept while any rule keeps it; 0 turns a rule off. */
 struct conf_retention {
-	uint32_t keep_last;
+	uint32_t keep_last;		/* default 7, the others 0 */
 	uint32_t keep_daily;
 	uint32_t keep_weekly;
 	uint32_t keep_monthly;
@@ -279,14 +285,18 @@ struct conf_backup_job {
 	char *conninfo;
 	char *password_file;
 	char *password;			/* read from password_file; never logged */
-	enum conf_backup_kind kind;
+	enum conf_backup_kind kind;	/* default logical */
 	char *schedule;			/* cron expression, validated by cron_parse */
 	char *timezone;			/* NULL = local time; "UTC" or a tz name */
 	char *destination;
-	enum conf_compression compression;
+	enum conf_compression compression;	/* default gzip */
 	char *encryption_key_file;	/* NULL = not encrypted */
 	struct conf_retention retention;
-	bool verify;
+	bool verify;			/* default false */
+	/* extensions of SPEC §2 (docs/backup.md), all optional: */
+	char *pg_bindir;		/* NULL = /usr/lib/postgresql/MAJOR/bin, else PATH */
+	char *scratch_dir;		/* verify/restore scratch space; NULL = $TMPDIR or /var/tmp */
+	char *run_as;			/* user for a scratch cluster when run as root; NULL = postgres */
 	int line, col;
 };
 
@@ -327,6 +337,18 @@ struct config *conf_load(const char *path, struct diag *d);
 /* The same from a buffer; `name` is used in messages. */
 struct config *conf_load_buffer(const char *name, const char *text,
     size_t len, struct diag *d);
+
+/*
+ * The same with flags: CONF_LOAD_SKIP_BACKUP_SECRETS lets `limen` (which
+ * never needs them, and may not be allowed to read them) leave the backup
+ * jobs' password files unread; CONF_LOAD_SKIP_PROXY_SECRETS does the
+ * converse for limen-backup.  conf_load() reads every secret (`check`).
+ */
+#define CONF_LOAD_SKIP_BACKUP_SECRETS 0x1
+#define CONF_LOAD_SKIP_PROXY_SECRETS  0x2
+struct config *conf_load_ex(const char *path, unsigned flags, struct diag *d);
+struct config *conf_load_buffer_ex(const char *name, const char *text,
+    size_t len, unsigned flags, struct diag *d);
 
 void conf_ref(struct config *c);
 void conf_unref(struct config *c);

@@ -263,6 +263,13 @@ sem_field(struct h1_sem *s, const struct h1_header *h, enum h1_err *err)
 	size_t n = h->value_len, tl;
 	uint64_t cl;
 
+	/* the names below start with c, e, h, t or u: most lines stop here */
+	switch (h->name[0] | 0x20) {
+	case 'c': case 'e': case 'h': case 't': case 'u':
+		break;
+	default:
+		return 0;
+	}
 	switch (h->name_len) {
 	case 4:
 		if (!IEQ(h->name, 4, "host"))
@@ -367,6 +374,9 @@ parse_fields(const char **pp, const char *end, struct h1_header *hdrs,
 			goto fail;
 		}
 		name = p;
+		while (end - p >= 4 && IS(p[0], C_TCHAR) && IS(p[1], C_TCHAR) &&
+		    IS(p[2], C_TCHAR) && IS(p[3], C_TCHAR))
+			p += 4;
 		while (p < end && IS(*p, C_TCHAR))
 			p++;
 		if (p == end)
@@ -484,6 +494,7 @@ h1_parse_request(const char *buf, size_t len, struct h1_request *req,
 	*err = H1_ERR_NONE;
 	req->method = req->target = req->host = NULL;
 	req->method_len = req->target_len = req->host_len = 0;
+	req->minor_version = 0;
 	req->n_headers = 0;
 	req->body = H1_BODY_NONE;
 	req->content_length = 0;

@@ -64,7 +64,10 @@ enum h1_err {
 	H1_ERR__MAX
 };
 
-/* 400, 414 or 431 (502 for response errors: the upstream misbehaved). */
+/* 400, 414 or 431 for a request error (H1_ERR_STATUS_LINE gives 502).
+ * Any error from h1_parse_response or from a response's chunked body
+ * means 502 for the client, whatever this returns: the upstream
+ * misbehaved. */
 int h1_err_status(enum h1_err e);
 /* A short constant description ("whitespace before colon"), for logs. */
 const char *h1_err_string(enum h1_err e);

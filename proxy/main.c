@@ -5,6 +5,7 @@
  *   limen [run] [-c FILE]     proxy + ACME manager in the foreground
  *   limen check [-c FILE]     validate; every problem as FILE:LINE:COL
  *   limen reload [-c FILE]    make the running instance load FILE again
+ *   limen certs [-c FILE]     obtain or renew the ACME certificates now
  *   limen --version
  *
  * Options may stand before or after the command.  Exit codes: 0 success,
@@ -14,19 +15,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acme/oneshot.h"
 #include "conf/config.h"
 #include "conf/diag.h"
+#include "conf/schema.h"
 #include "proxy/server.h"
 
 static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: limen [run | check | reload] [-c FILE | --config FILE]\n"
+	    "usage: limen [run | check | reload | certs] [-c FILE | --config FILE]\n"
 	    "       limen --version\n"
 	    "  run     run the proxy and the ACME manager in the foreground\n"
 	    "  check   validate the configuration and print every problem\n"
 	    "  reload  make the running instance load the configuration again\n"
+	    "  certs   obtain or renew the ACME certificates now, then exit\n"
 	    "  -c, --config FILE   configuration file (default %s)\n",
 	    CONF_DEFAULT_PATH);
 }
@@ -88,8 +92,12 @@ main(int argc, char **argv)
 		return server_run(path);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(path);
+	if (strcmp(cmd, "config-docs") == 0)	/* hidden: docs/config.md */
+		return conf_docs_write(stdout) == 0 ? 0 : 2;
 	if (strcmp(cmd, "reload") == 0)
 		return server_reload_command(path);
+	if (strcmp(cmd, "certs") == 0)
+		return oneshot_certs(path);
 	fprintf(stderr, "limen: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return 1;

@@ -33,16 +33,17 @@
 
 #define P_UNRESERVED 1	/* ALPHA DIGIT - . _ ~ */
 #define P_ALLOWED 2	/* allowed literally in a normalised path */
+#define P_PLAIN 4	/* allowed, and not '/': copied as is */
 
 static const uint8_t path_class[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 00 */
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 10 */
-	0, 2, 0, 0, 2, 0, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2,	/* 20 */
-	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 0, 2, 0, 0,	/* 30 */
-	2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,	/* 40 */
-	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 0, 2, 2, 3,	/* 50 */
-	2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,	/* 60 */
-	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 3, 0,	/* 70 */
+	0, 6, 0, 0, 6, 0, 6, 6, 6, 6, 6, 6, 6, 7, 7, 2,	/* 20 */
+	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 0, 6, 0, 0,	/* 30 */
+	6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,	/* 40 */
+	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 0, 6, 6, 7,	/* 50 */
+	6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,	/* 60 */
+	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 7, 0,	/* 70 */
 	/* 0x80-0xff: 0 */
 };
 static const char hexdig[] = "0123456789ABCDEF";
@@ -174,6 +175,9 @@ path_normalize(const char *path, size_t len, char *out, enum path_err *err)
 	out[0] = '/';
 	o = seg = 1;		/* out[seg..o) is the segment being built */
 	for (i = 1;; i++) {
+		/* the common case: a run of ordinary bytes */
+		while (i < len && (path_class[(unsigned char)path[i]] & P_PLAIN))
+			out[o++] = path[i++];
 		if (i == len || path[i] == '/') {
 			size_t sl = o - seg;
 

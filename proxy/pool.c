@@ -209,8 +209,8 @@ pool_prev_find(struct server_set *prev, const char *name)
  * that copies the previous state.
  */
 static int
-pool_add_carried(struct server_set *set, struct server_set *prev,
-    const char *name, const char *host_header, const struct sockaddr *sa,
+pool_add_carried(const struct conf_pool *conf, struct server_set *set,
+    struct server_set *prev, const char *name, const char *host_header, const struct sockaddr *sa,
     socklen_t sa_len, uint32_t weight)
 {
 	struct server *old, *s;
@@ -219,12 +219,19 @@ pool_add_carried(struct server_set *set, struct server_set *prev,
 	old = pool_prev_find(prev, name);
 	if (old != NULL && old->weight == (weight ? weight : 1) &&
 	    strcmp(old->host_header, host_header) == 0 &&
-	    old->sa_len == sa_len && memcmp(&old->sa, sa, sa_len) == 0)
-		return server_set_add(set, old);
-	if ((s = server_new(name, host_header, sa, sa_len, weight)) == NULL)
-		return -1;
-	if (old != NULL)
-		server_copy_state(s, old);
+	    old->sa_len == sa_len && memcmp(&old->sa, sa, sa_len) == 0) {
+		s = old;
+		server_ref(s);
+	} else {
+		if ((s = server_new(name, host_header, sa, sa_len, weight)) ==
+		    NULL)
+			return -1;
+		if (old != NULL)
+			server_copy_state(s, old);
+	}
+	/* no active checks any more: nothing would ever bring it up */
+	if (!conf->health.enabled)
+		atomic_store(&s->up, true);
 	rc = server_set_add(set, s);
 	server_unref(s);
 	return rc;
@@ -239,7 +246,8 @@ pool_add_entry(struct server_set *set, struct server_set *prev,
 	size_t i, before = set->n;
 
 	if (!e->addr.is_name)
-		return pool_add_carried(set, prev, e->addr.text, e->addr.text,
+		return pool_add_carried(conf, set, prev, e->addr.text,
+		    e->addr.text,
 		    (const struct sockaddr *)&e->addr.sa, e->addr.sa_len,
 		    e->weight);
 	/* a name resolved before: keep its servers until the next lookup */
@@ -249,7 +257,7 @@ pool_add_entry(struct server_set *set, struct server_set *prev,
 		    server_set_find_addr(set, (struct sockaddr *)&s->sa,
 		    s->sa_len) != NULL)
 			continue;
-		if (pool_add_carried(set, prev, s->name, s->host_header,
+		if (pool_add_carried(conf, set, prev, s->name, s->host_header,
 		    (struct sockaddr *)&s->sa, s->sa_len, e->weight) == -1)
 			return -1;
 	}
@@ -494,6 +502,39 @@ pool_set_drained(struct pool *p, const char *address, bool drained)
 	}
 	server_set_unref(set);
 	return found ? 0 : -1;
+}
+
+const char *
+pool_cookie_value(const char *cookie, size_t len, const char *name,
+    size_t *vlen)
+{
+	size_t nl = strlen(name), i = 0, start, end, eq;
+
+	while (i < len) {
+		while (i < len && (cookie[i] == ' ' || cookie[i] == '\t' ||
+		    cookie[i] == ';'))
+			i++;
+		start = i;
+		while (i < len && cookie[i] != ';')
+			i++;
+		end = i;
+		while (end > start && (cookie[end - 1] == ' ' ||
+		    cookie[end - 1] == '\t'))
+			end--;
+		for (eq = start; eq < end && cookie[eq] != '='; eq++)
+			;
+		if (eq == end || eq - start != nl ||
+		    memcmp(cookie + start, name, nl) != 0)
+			continue;
+		eq++;
+		if (end - eq >= 2 && cookie[eq] == '"' && cookie[end - 1] == '"') {
+			eq++;
+			end--;
+		}
+		*vlen = end - eq;
+		return cookie + eq;
+	}
+	return NULL;
 }
 
 struct server_set *

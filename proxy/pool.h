@@ -119,6 +119,15 @@ void server_unref(struct server *s);
 struct server_set *pool_servers(struct pool *p);
 void server_set_unref(struct server_set *set);
 
+/*
+ * For hash_key: cookie:NAME — the value of cookie `name` in one Cookie
+ * header value ("a=1; sid=xyz"), without quotes; NULL if absent.  The
+ * runtime passes it (or a header's value for header:NAME) in
+ * pick_ctx.hash_value; with neither, the client IP is the key.
+ */
+const char *pool_cookie_value(const char *cookie, size_t len,
+    const char *name, size_t *vlen);
+
 /* Monotonic clock in milliseconds, the time base of down_until_ms. */
 int64_t pool_now_ms(void);
 

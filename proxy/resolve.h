@@ -21,4 +21,13 @@
 int resolve_startup(const struct conf_pool *conf, const struct conf_server *e,
     struct server_set *set);
 
+/* The control thread's resolver, on its event_base. */
+struct resolve *resolve_new(struct event_base *base);
+/* Follow the DNS names of pools p (after a reload too: the nameservers
+ * come from p->config, global.resolvers or /etc/resolv.conf).  NULL stops
+ * every lookup. */
+void resolve_apply(struct resolve *r, struct pools *p);
+/* Cancel every lookup and free r (in the control thread, loop stopped). */
+void resolve_free(struct resolve *r);
+
 #endif

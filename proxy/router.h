@@ -33,7 +33,13 @@ const struct conf_route *router_match(const struct router *r,
  * lower-case, port removed, IPv6 literal kept with its brackets, trailing
  * dot removed.  Returns the length, or -1 if the value is not a valid host
  * (empty, bad characters, bad port).
+ *
+ * The result is NUL-terminated.  It is at most 253 bytes for a name and
+ * 47 for an IPv6 literal, which is put in canonical form and so can be
+ * one byte longer than its input ("[1::3:4:5:6:7:8]" becomes
+ * "[1:0:3:4:5:6:7:8]"): cap = ROUTER_HOST_MAX always suffices.
  */
+#define ROUTER_HOST_MAX 256
 int router_host_normalize(const char *in, size_t len, char *out, size_t cap);
 
 /* Whether path is under prefix on a segment boundary. */

@@ -17,215 +17,79 @@ static int
 selects(struct certstore *s, const char *name, const struct cert_bundle *ec,
     const struct cert_bundle *rsa)
 {
-	struct cert_bundle *out[CERTSTORE_KEY__MAX];
+	struct cert_bundle *out[CERTBUNDLE_KEY__MAX];
 	int ok;
 
 	certstore_select(s, name, out);
-	ok = out[CERTSTORE_KEY_ECDSA] == ec && out[CERTSTORE_KEY_RSA] == rsa;
-	certstore_bundle_unref(out[CERTSTORE_KEY_ECDSA]);
-	certstore_bundle_unref(out[CERTSTORE_KEY_RSA]);
+	ok = out[CERTBUNDLE_KEY_ECDSA] == ec && out[CERTBUNDLE_KEY_RSA] == rsa;
+	certbundle_unref(out[CERTBUNDLE_KEY_ECDSA]);
+	certbundle_unref(out[CERTBUNDLE_KEY_RSA]);
 	return ok;
-}
-
-/* Load a bundle as a static certificate would be (from files). */
-static void
-file_bundle(const struct cert_bundle *b, const char *base,
-    struct conf_cert *cc)
-{
-	const char *cp, *kp;
-
-	tu_write_bundle(b, base, &cp, &kp);
-	cc->cert_file = strdup(cp);
-	cc->key_file = strdup(kp);
-}
-
-static void
-test_certstore_name_normalize_accepts_dns_names_only(void)
-{
-	char out[CERTSTORE_NAME_MAX + 1], big[300];
-
-	CHECK_INT(certstore_name_normalize("App.Example.COM.", 16, out, false),
-	    ==, 15);
-	CHECK_STR(out, "app.example.com");
-	CHECK_INT(certstore_name_normalize("*.example.com", 13, out, false),
-	    ==, -1);
-	CHECK_INT(certstore_name_normalize("*.example.com", 13, out, true),
-	    ==, 13);
-	CHECK_INT(certstore_name_normalize("a..b", 4, out, true), ==, -1);
-	CHECK_INT(certstore_name_normalize("a.*.b", 5, out, true), ==, -1);
-	CHECK_INT(certstore_name_normalize("a b", 3, out, true), ==, -1);
-	CHECK_INT(certstore_name_normalize("a\0b", 3, out, true), ==, -1);
-	CHECK_INT(certstore_name_normalize("", 0, out, true), ==, -1);
-	CHECK_INT(certstore_name_normalize(".", 1, out, true), ==, -1);
-	CHECK_INT(certstore_name_normalize("10.0.0.1", 8, out, false), ==, 8);
-	memset(big, 'a', sizeof big);
-	CHECK_INT(certstore_name_normalize(big, 64, out, false), ==, -1);
-	CHECK_INT(certstore_name_normalize(big, 63, out, false), ==, 63);
-	for (int i = 63; i < 254; i += 64)
-		big[i] = '.';
-	CHECK_INT(certstore_name_normalize(big, 254, out, false), ==, -1);
-}
-
-static void
-test_certstore_bundle_load_reads_chain_names_and_expiry(void)
-{
-	EVP_PKEY *cak = tu_key(CERTSTORE_KEY_ECDSA);
-	EVP_PKEY *k = tu_key(CERTSTORE_KEY_ECDSA);
-	X509 *ca = tu_cert(cak, "Test CA", NULL, NULL, NULL, 1, -60, 86400 * 10);
-	X509 *leaf = tu_cert(k, "www.example.com",
-	    "DNS:www.example.com,DNS:*.Example.com,IP:127.0.0.1", ca, cak, 0,
-	    -60, 86400);
-	STACK_OF(X509) *chain = sk_X509_new_null();
-	const char *cp, *kp;
-	char err[256] = "";
-	struct cert_bundle *b;
-
-	sk_X509_push(chain, ca);
-	tu_write_pem(leaf, chain, k, "chain", &cp, &kp);
-	b = certstore_bundle_load(cp, kp, err, sizeof err);
-	REQUIRE(b != NULL);
-	CHECK_INT(certstore_bundle_type(b), ==, CERTSTORE_KEY_ECDSA);
-	CHECK_INT(sk_X509_num(certstore_bundle_chain(b)), ==, 1);
-	CHECK_INT(certstore_bundle_n_names(b), ==, 2);
-	CHECK_STR(certstore_bundle_name(b, 0), "www.example.com");
-	CHECK_STR(certstore_bundle_name(b, 1), "*.example.com");
-	CHECK(certstore_bundle_not_after(b) > time(NULL) + 86000);
-	CHECK(certstore_bundle_not_after(b) <= time(NULL) + 86400);
-	certstore_bundle_unref(b);
-	sk_X509_free(chain);
-	X509_free(ca);
-	X509_free(leaf);
-	EVP_PKEY_free(k);
-	EVP_PKEY_free(cak);
-}
-
-static void
-test_certstore_bundle_without_san_uses_cn(void)
-{
-	EVP_PKEY *k = tu_key(CERTSTORE_KEY_ECDSA);
-	X509 *x = tu_cert(k, "Legacy.Example.ORG", NULL, NULL, NULL, 0, -60,
-	    86400);
-	char err[256];
-	struct cert_bundle *b = certstore_bundle_new(x, NULL, k, err,
-	    sizeof err);
-
-	REQUIRE(b != NULL);
-	CHECK_INT(certstore_bundle_n_names(b), ==, 1);
-	CHECK_STR(certstore_bundle_name(b, 0), "legacy.example.org");
-	certstore_bundle_unref(b);
-	X509_free(x);
-	EVP_PKEY_free(k);
-}
-
-static void
-test_certstore_bundle_load_rejects_bad_pairs(void)
-{
-	EVP_PKEY *k1 = tu_key(CERTSTORE_KEY_ECDSA);
-	EVP_PKEY *k2 = tu_key(CERTSTORE_KEY_ECDSA);
-	EVP_PKEY *weak = EVP_RSA_gen(1024);
-	X509 *x1 = tu_cert(k1, "a.example", "DNS:a.example", NULL, NULL, 0,
-	    -60, 86400);
-	X509 *xw = tu_cert(weak, "w.example", "DNS:w.example", NULL, NULL, 0,
-	    -60, 86400);
-	const char *cp, *kp;
-	char err[256] = "";
-	FILE *f;
-
-	/* the key of another certificate */
-	tu_write_pem(x1, NULL, k2, "mismatch", &cp, &kp);
-	CHECK(certstore_bundle_load(cp, kp, err, sizeof err) == NULL);
-	CHECK(strstr(err, "does not match") != NULL);
-	/* RSA under 2048 bits */
-	REQUIRE(weak != NULL);
-	tu_write_pem(xw, NULL, weak, "weak", &cp, &kp);
-	CHECK(certstore_bundle_load(cp, kp, err, sizeof err) == NULL);
-	CHECK(strstr(err, "not usable") != NULL);
-	/* a missing file, named in the message */
-	CHECK(certstore_bundle_load("/nonexistent/x.crt", kp, err,
-	    sizeof err) == NULL);
-	CHECK(strstr(err, "/nonexistent/x.crt") != NULL);
-	/* an encrypted key: refused, never a passphrase prompt */
-	tu_write_pem(x1, NULL, k1, "enc", &cp, &kp);
-	REQUIRE((f = fopen(kp, "w")) != NULL);
-	PEM_write_PrivateKey(f, k1, EVP_aes_128_cbc(),
-	    (unsigned char *)"secret", 6, NULL, NULL);
-	fclose(f);
-	CHECK(certstore_bundle_load(cp, kp, err, sizeof err) == NULL);
-	CHECK(strstr(err, "encrypted") != NULL);
-	/* garbage where the certificate should be */
-	cp = harness_tmpfile(".crt", "not a certificate\n");
-	CHECK(certstore_bundle_load(cp, kp, err, sizeof err) == NULL);
-	CHECK(ERR_peek_error() == 0);
-	X509_free(x1);
-	X509_free(xw);
-	EVP_PKEY_free(k1);
-	EVP_PKEY_free(k2);
-	EVP_PKEY_free(weak);
 }
 
 static void
 test_certstore_selects_exact_then_wildcard_then_first(void)
 {
-	struct cert_bundle *first = tu_bundle(CERTSTORE_KEY_ECDSA, "first",
+	struct cert_bundle *first = tu_bundle(CERTBUNDLE_KEY_ECDSA, "first",
 	    "DNS:first.example");
-	struct cert_bundle *wild = tu_bundle(CERTSTORE_KEY_ECDSA, "wild",
+	struct cert_bundle *wild = tu_bundle(CERTBUNDLE_KEY_ECDSA, "wild",
 	    "DNS:*.example.com");
-	struct cert_bundle *exact = tu_bundle(CERTSTORE_KEY_ECDSA, "exact",
+	struct cert_bundle *exact = tu_bundle(CERTBUNDLE_KEY_ECDSA, "exact",
 	    "DNS:app.example.com");
 	struct conf_cert cc[3];
 	struct certstore *s = certstore_new();
 	char err[256];
 
-	file_bundle(first, "first", &cc[0]);
-	file_bundle(wild, "wild", &cc[1]);
-	file_bundle(exact, "exact", &cc[2]);
+	cc[0] = tu_conf_cert(first, "first");
+	cc[1] = tu_conf_cert(wild, "wild");
+	cc[2] = tu_conf_cert(exact, "exact");
 	REQUIRE(certstore_set_static(s, cc, 3, err, sizeof err) == 0);
 	/* the store loaded its own copies: compare by certificate */
 	{
-		struct cert_bundle *out[CERTSTORE_KEY__MAX];
+		struct cert_bundle *out[CERTBUNDLE_KEY__MAX];
 
 		certstore_select(s, "app.example.com", out);
-		CHECK(X509_cmp(certstore_bundle_leaf(out[0]),
-		    certstore_bundle_leaf(exact)) == 0);
-		certstore_bundle_unref(out[0]);
+		CHECK(X509_cmp(certbundle_leaf(out[0]),
+		    certbundle_leaf(exact)) == 0);
+		certbundle_unref(out[0]);
 		certstore_select(s, "other.example.com", out);
-		CHECK(X509_cmp(certstore_bundle_leaf(out[0]),
-		    certstore_bundle_leaf(wild)) == 0);
-		certstore_bundle_unref(out[0]);
+		CHECK(X509_cmp(certbundle_leaf(out[0]),
+		    certbundle_leaf(wild)) == 0);
+		certbundle_unref(out[0]);
 		/* one label only */
 		certstore_select(s, "a.b.example.com", out);
-		CHECK(X509_cmp(certstore_bundle_leaf(out[0]),
-		    certstore_bundle_leaf(first)) == 0);
-		certstore_bundle_unref(out[0]);
+		CHECK(X509_cmp(certbundle_leaf(out[0]),
+		    certbundle_leaf(first)) == 0);
+		certbundle_unref(out[0]);
 		/* the bare parent is not covered by its wildcard */
 		certstore_select(s, "example.com", out);
-		CHECK(X509_cmp(certstore_bundle_leaf(out[0]),
-		    certstore_bundle_leaf(first)) == 0);
-		certstore_bundle_unref(out[0]);
+		CHECK(X509_cmp(certbundle_leaf(out[0]),
+		    certbundle_leaf(first)) == 0);
+		certbundle_unref(out[0]);
 		/* no SNI */
 		certstore_select(s, NULL, out);
-		CHECK(X509_cmp(certstore_bundle_leaf(out[0]),
-		    certstore_bundle_leaf(first)) == 0);
-		certstore_bundle_unref(out[0]);
+		CHECK(X509_cmp(certbundle_leaf(out[0]),
+		    certbundle_leaf(first)) == 0);
+		certbundle_unref(out[0]);
 		CHECK(out[1] == NULL);
 	}
 	CHECK(certstore_covers(s, "x.example.com"));
 	CHECK(certstore_covers(s, "APP.example.com."));
 	CHECK(!certstore_covers(s, "a.b.example.com"));
 	certstore_unref(s);
-	certstore_bundle_unref(first);
-	certstore_bundle_unref(wild);
-	certstore_bundle_unref(exact);
+	certbundle_unref(first);
+	certbundle_unref(wild);
+	certbundle_unref(exact);
 }
 
 static void
 test_certstore_keeps_ecdsa_and_rsa_side_by_side(void)
 {
-	struct cert_bundle *ec = tu_bundle(CERTSTORE_KEY_ECDSA, "ec",
+	struct cert_bundle *ec = tu_bundle(CERTBUNDLE_KEY_ECDSA, "ec",
 	    "DNS:app.example.com");
-	struct cert_bundle *rsa = tu_bundle(CERTSTORE_KEY_RSA, "rsa",
+	struct cert_bundle *rsa = tu_bundle(CERTBUNDLE_KEY_RSA, "rsa",
 	    "DNS:app.example.com,DNS:rsa.example.com");
-	struct cert_bundle *ec2 = tu_bundle(CERTSTORE_KEY_ECDSA, "ec2",
+	struct cert_bundle *ec2 = tu_bundle(CERTBUNDLE_KEY_ECDSA, "ec2",
 	    "DNS:app.example.com");
 	struct certstore *s = certstore_new();
 	char err[256];
@@ -240,50 +104,50 @@ test_certstore_keeps_ecdsa_and_rsa_side_by_side(void)
 	{
 		struct conf_cert cc[3];
 
-		file_bundle(ec, "ec", &cc[0]);
-		file_bundle(rsa, "rsa", &cc[1]);
-		file_bundle(ec2, "ec2", &cc[2]);
+		cc[0] = tu_conf_cert(ec, "ec");
+		cc[1] = tu_conf_cert(rsa, "rsa");
+		cc[2] = tu_conf_cert(ec2, "ec2");
 		REQUIRE(certstore_set_static(s, cc, 3, err, sizeof err) == 0);
 	}
 	{
-		struct cert_bundle *out[CERTSTORE_KEY__MAX];
+		struct cert_bundle *out[CERTBUNDLE_KEY__MAX];
 
 		CHECK_INT(certstore_select(s, "app.example.com", out), ==, 2);
 		REQUIRE(out[0] != NULL && out[1] != NULL);
 		/* the first static ECDSA wins over the later one */
-		CHECK(X509_cmp(certstore_bundle_leaf(out[0]),
-		    certstore_bundle_leaf(ec)) == 0);
-		CHECK_INT(certstore_bundle_type(out[1]), ==,
-		    CERTSTORE_KEY_RSA);
-		certstore_bundle_unref(out[0]);
-		certstore_bundle_unref(out[1]);
+		CHECK(X509_cmp(certbundle_leaf(out[0]),
+		    certbundle_leaf(ec)) == 0);
+		CHECK_INT(certbundle_type(out[1]), ==,
+		    CERTBUNDLE_KEY_RSA);
+		certbundle_unref(out[0]);
+		certbundle_unref(out[1]);
 		/* the default is the first certificate's name, both types */
 		CHECK_INT(certstore_select(s, "unknown.test", out), ==, 2);
-		certstore_bundle_unref(out[0]);
-		certstore_bundle_unref(out[1]);
+		certbundle_unref(out[0]);
+		certbundle_unref(out[1]);
 		/* a name only the RSA certificate has */
 		CHECK_INT(certstore_select(s, "rsa.example.com", out), ==, 1);
 		CHECK(out[0] == NULL && out[1] != NULL);
-		certstore_bundle_unref(out[1]);
+		certbundle_unref(out[1]);
 	}
 	certstore_unref(s);
-	certstore_bundle_unref(ec);
-	certstore_bundle_unref(rsa);
-	certstore_bundle_unref(ec2);
+	certbundle_unref(ec);
+	certbundle_unref(rsa);
+	certbundle_unref(ec2);
 }
 
 static void
 test_certstore_install_checks_name_and_expiry(void)
 {
 	struct certstore *s = certstore_new();
-	EVP_PKEY *k = tu_key(CERTSTORE_KEY_ECDSA);
+	EVP_PKEY *k = tu_key(CERTBUNDLE_KEY_ECDSA);
 	X509 *old = tu_cert(k, "x", "DNS:app.example.com", NULL, NULL, 0,
 	    -86400 * 2, -86400);
 	const char *cp, *kp;
 	char err[256] = "";
 	unsigned long gen;
 
-	struct cert_bundle *b = tu_bundle(CERTSTORE_KEY_ECDSA, "a",
+	struct cert_bundle *b = tu_bundle(CERTBUNDLE_KEY_ECDSA, "a",
 	    "DNS:app.example.com");
 	tu_write_bundle(b, "app", &cp, &kp);
 	gen = certstore_generation(s);
@@ -306,7 +170,7 @@ test_certstore_install_checks_name_and_expiry(void)
 	CHECK_INT(certstore_remove(s, "app.example.com"), ==, 0);
 	CHECK(!certstore_covers(s, "app.example.com"));
 	CHECK_INT(certstore_remove(s, "app.example.com"), ==, -1);
-	certstore_bundle_unref(b);
+	certbundle_unref(b);
 	certstore_unref(s);
 	X509_free(old);
 	EVP_PKEY_free(k);
@@ -315,42 +179,42 @@ test_certstore_install_checks_name_and_expiry(void)
 static void
 test_certstore_set_static_is_all_or_nothing(void)
 {
-	struct cert_bundle *a = tu_bundle(CERTSTORE_KEY_ECDSA, "a",
+	struct cert_bundle *a = tu_bundle(CERTBUNDLE_KEY_ECDSA, "a",
 	    "DNS:a.example");
 	struct conf_cert cc[2];
 	struct certstore *s = certstore_new();
-	struct cert_bundle *out[CERTSTORE_KEY__MAX];
+	struct cert_bundle *out[CERTBUNDLE_KEY__MAX];
 	char err[256] = "";
 
-	file_bundle(a, "a", &cc[0]);
+	cc[0] = tu_conf_cert(a, "a");
 	REQUIRE(certstore_set_static(s, cc, 1, err, sizeof err) == 0);
 	cc[1].cert_file = "/nonexistent/b.crt";
 	cc[1].key_file = "/nonexistent/b.key";
 	CHECK_INT(certstore_set_static(s, cc, 2, err, sizeof err), ==, -1);
 	CHECK(strstr(err, "/nonexistent/b.crt") != NULL);
 	CHECK_INT(certstore_select(s, "a.example", out), ==, 1);
-	certstore_bundle_unref(out[0]);
+	certbundle_unref(out[0]);
 	/* an empty list empties the store */
 	CHECK_INT(certstore_set_static(s, NULL, 0, err, sizeof err), ==, 0);
 	CHECK_INT(certstore_select(s, "a.example", out), ==, 0);
 	certstore_unref(s);
-	certstore_bundle_unref(a);
+	certbundle_unref(a);
 }
 
 static void
 test_certstore_fallback_only_for_uncovered_names(void)
 {
-	struct cert_bundle *wild = tu_bundle(CERTSTORE_KEY_ECDSA, "w",
+	struct cert_bundle *wild = tu_bundle(CERTBUNDLE_KEY_ECDSA, "w",
 	    "DNS:*.example.com");
-	struct cert_bundle *real = tu_bundle(CERTSTORE_KEY_ECDSA, "r",
+	struct cert_bundle *real = tu_bundle(CERTBUNDLE_KEY_ECDSA, "r",
 	    "DNS:new.example.org");
 	struct certstore *s = certstore_new();
-	struct cert_bundle *out[CERTSTORE_KEY__MAX];
+	struct cert_bundle *out[CERTBUNDLE_KEY__MAX];
 	struct conf_cert cc;
 	char err[256];
 	bool created;
 
-	file_bundle(wild, "wild", &cc);
+	cc = tu_conf_cert(wild, "wild");
 	REQUIRE(certstore_set_static(s, &cc, 1, err, sizeof err) == 0);
 	REQUIRE(certstore_ensure_fallback(s, "app.example.com", &created, err,
 	    sizeof err) == 0);
@@ -361,8 +225,8 @@ test_certstore_fallback_only_for_uncovered_names(void)
 	CHECK(!certstore_covers(s, "new.example.org"));
 	REQUIRE(certstore_select(s, "new.example.org", out) == 1);
 	{
-		X509 *x = certstore_bundle_leaf(out[0]);
-		time_t na = certstore_bundle_not_after(out[0]);
+		X509 *x = certbundle_leaf(out[0]);
+		time_t na = certbundle_not_after(out[0]);
 
 		CHECK(X509_check_host(x, "new.example.org", 0, 0, NULL) == 1);
 		CHECK(X509_NAME_cmp(X509_get_subject_name(x),
@@ -371,7 +235,7 @@ test_certstore_fallback_only_for_uncovered_names(void)
 		CHECK(na > time(NULL) + CERTSTORE_FALLBACK_LIFETIME - 120);
 		CHECK(na <= time(NULL) + CERTSTORE_FALLBACK_LIFETIME);
 	}
-	certstore_bundle_unref(out[0]);
+	certbundle_unref(out[0]);
 	/* a fresh fallback is kept, not regenerated */
 	REQUIRE(certstore_ensure_fallback(s, "new.example.org", &created, err,
 	    sizeof err) == 0);
@@ -382,45 +246,24 @@ test_certstore_fallback_only_for_uncovered_names(void)
 	CHECK(selects(s, "new.example.org", real, NULL));
 	CHECK(certstore_covers(s, "new.example.org"));
 	certstore_unref(s);
-	certstore_bundle_unref(wild);
-	certstore_bundle_unref(real);
-}
-
-static void
-test_certstore_selfsigned_rsa_and_wildcards(void)
-{
-	const char *names[] = { "a.example", "*.b.example" };
-	char err[256] = "";
-	struct cert_bundle *b = certstore_selfsigned(names, 2,
-	    CERTSTORE_KEY_RSA, 3600, err, sizeof err);
-	const char *bad[] = { "a b" };
-
-	REQUIRE(b != NULL);
-	CHECK_INT(certstore_bundle_type(b), ==, CERTSTORE_KEY_RSA);
-	CHECK_INT(certstore_bundle_n_names(b), ==, 2);
-	CHECK(X509_check_host(certstore_bundle_leaf(b), "x.b.example", 0, 0,
-	    NULL) == 1);
-	certstore_bundle_unref(b);
-	CHECK(certstore_selfsigned(bad, 1, CERTSTORE_KEY_ECDSA, 3600, err,
-	    sizeof err) == NULL);
-	CHECK(certstore_selfsigned(NULL, 0, CERTSTORE_KEY_ECDSA, 3600, err,
-	    sizeof err) == NULL);
+	certbundle_unref(wild);
+	certbundle_unref(real);
 }
 
 static void
 test_certstore_reload_rereads_files_and_keeps_old_on_failure(void)
 {
-	struct cert_bundle *v1 = tu_bundle(CERTSTORE_KEY_ECDSA, "v1",
+	struct cert_bundle *v1 = tu_bundle(CERTBUNDLE_KEY_ECDSA, "v1",
 	    "DNS:app.example.com");
-	struct cert_bundle *v2 = tu_bundle(CERTSTORE_KEY_ECDSA, "v2",
+	struct cert_bundle *v2 = tu_bundle(CERTBUNDLE_KEY_ECDSA, "v2",
 	    "DNS:app.example.com");
-	struct cert_bundle *out[CERTSTORE_KEY__MAX];
+	struct cert_bundle *out[CERTBUNDLE_KEY__MAX];
 	struct certstore *s = certstore_new();
 	const char *cp, *kp;
 	char ip[128], kp2[128], err[256] = "";
 	struct conf_cert cc;
 
-	file_bundle(v1, "static", &cc);
+	cc = tu_conf_cert(v1, "static");
 	REQUIRE(certstore_set_static(s, &cc, 1, err, sizeof err) == 0);
 	tu_write_bundle(v1, "inst", &cp, &kp);
 	snprintf(ip, sizeof ip, "%s", cp);
@@ -435,46 +278,46 @@ test_certstore_reload_rereads_files_and_keeps_old_on_failure(void)
 	CHECK(strstr(err, ip) != NULL);
 	certstore_select(s, "app.example.com", out);
 	REQUIRE(out[0] != NULL);
-	CHECK(X509_cmp(certstore_bundle_leaf(out[0]),
-	    certstore_bundle_leaf(v2)) == 0);
-	certstore_bundle_unref(out[0]);
+	CHECK(X509_cmp(certbundle_leaf(out[0]),
+	    certbundle_leaf(v2)) == 0);
+	certbundle_unref(out[0]);
 	/* the installed one kept its old certificate */
 	CHECK_INT(certstore_set_static(s, NULL, 0, err, sizeof err), ==, 0);
 	certstore_select(s, "app.example.com", out);
 	REQUIRE(out[0] != NULL);
-	CHECK(X509_cmp(certstore_bundle_leaf(out[0]),
-	    certstore_bundle_leaf(v1)) == 0);
-	certstore_bundle_unref(out[0]);
+	CHECK(X509_cmp(certbundle_leaf(out[0]),
+	    certbundle_leaf(v1)) == 0);
+	certbundle_unref(out[0]);
 	certstore_unref(s);
-	certstore_bundle_unref(v1);
-	certstore_bundle_unref(v2);
+	certbundle_unref(v1);
+	certbundle_unref(v2);
 }
 
 static void
 test_certstore_replaced_bundle_lives_while_held(void)
 {
-	struct cert_bundle *v1 = tu_bundle(CERTSTORE_KEY_ECDSA, "v1",
+	struct cert_bundle *v1 = tu_bundle(CERTBUNDLE_KEY_ECDSA, "v1",
 	    "DNS:app.example.com");
-	struct cert_bundle *v2 = tu_bundle(CERTSTORE_KEY_ECDSA, "v2",
+	struct cert_bundle *v2 = tu_bundle(CERTBUNDLE_KEY_ECDSA, "v2",
 	    "DNS:app.example.com");
-	struct cert_bundle *held[CERTSTORE_KEY__MAX];
+	struct cert_bundle *held[CERTBUNDLE_KEY__MAX];
 	struct certstore *s = certstore_new();
 	char err[256];
 
 	REQUIRE(certstore_install_bundle(s, "app.example.com", v1, err,
 	    sizeof err) == 0);
 	certstore_select(s, "app.example.com", held);
-	certstore_bundle_unref(v1);	/* now the handshake's ref and the table's */
+	certbundle_unref(v1);	/* now the handshake's ref and the table's */
 	REQUIRE(certstore_install_bundle(s, "app.example.com", v2, err,
 	    sizeof err) == 0);
 	CHECK(selects(s, "app.example.com", v2, NULL));
 	/* the replaced bundle is still whole for its holder */
-	CHECK_STR(certstore_bundle_name(held[0], 0), "app.example.com");
-	CHECK(X509_check_private_key(certstore_bundle_leaf(held[0]),
-	    certstore_bundle_key(held[0])) == 1);
-	certstore_bundle_unref(held[0]);
+	CHECK_STR(certbundle_name(held[0], 0), "app.example.com");
+	CHECK(X509_check_private_key(certbundle_leaf(held[0]),
+	    certbundle_key(held[0])) == 1);
+	certbundle_unref(held[0]);
 	certstore_unref(s);
-	certstore_bundle_unref(v2);
+	certbundle_unref(v2);
 }
 
 struct reader_arg {
@@ -488,16 +331,16 @@ static void *
 reader(void *p)
 {
 	struct reader_arg *a = p;
-	struct cert_bundle *out[CERTSTORE_KEY__MAX];
+	struct cert_bundle *out[CERTBUNDLE_KEY__MAX];
 
 	while (!atomic_load(a->stop)) {
 		if (certstore_select(a->s, "app.example.com", out) != 1 ||
 		    out[0] == NULL ||
-		    strcmp(certstore_bundle_name(out[0], 0),
+		    strcmp(certbundle_name(out[0], 0),
 		    "app.example.com") != 0)
 			a->bad++;
-		certstore_bundle_unref(out[0]);
-		certstore_bundle_unref(out[1]);
+		certbundle_unref(out[0]);
+		certbundle_unref(out[1]);
 		a->lookups++;
 	}
 	return NULL;
@@ -507,8 +350,8 @@ static void
 test_certstore_swaps_while_other_threads_select(void)
 {
 	struct cert_bundle *v[2] = {
-		tu_bundle(CERTSTORE_KEY_ECDSA, "v1", "DNS:app.example.com"),
-		tu_bundle(CERTSTORE_KEY_ECDSA, "v2", "DNS:app.example.com"),
+		tu_bundle(CERTBUNDLE_KEY_ECDSA, "v1", "DNS:app.example.com"),
+		tu_bundle(CERTBUNDLE_KEY_ECDSA, "v2", "DNS:app.example.com"),
 	};
 	struct certstore *s = certstore_new();
 	struct reader_arg args[3];
@@ -531,21 +374,16 @@ test_certstore_swaps_while_other_threads_select(void)
 		CHECK_INT(args[i].bad, ==, 0);
 	}
 	certstore_unref(s);
-	certstore_bundle_unref(v[0]);
-	certstore_bundle_unref(v[1]);
+	certbundle_unref(v[0]);
+	certbundle_unref(v[1]);
 }
 
 HARNESS_MAIN(
-    T(test_certstore_name_normalize_accepts_dns_names_only),
-    T(test_certstore_bundle_load_reads_chain_names_and_expiry),
-    T(test_certstore_bundle_without_san_uses_cn),
-    T(test_certstore_bundle_load_rejects_bad_pairs),
     T(test_certstore_selects_exact_then_wildcard_then_first),
     T(test_certstore_keeps_ecdsa_and_rsa_side_by_side),
     T(test_certstore_install_checks_name_and_expiry),
     T(test_certstore_set_static_is_all_or_nothing),
     T(test_certstore_fallback_only_for_uncovered_names),
-    T(test_certstore_selfsigned_rsa_and_wildcards),
     T(test_certstore_reload_rereads_files_and_keeps_old_on_failure),
     T(test_certstore_replaced_bundle_lives_while_held),
     T(test_certstore_swaps_while_other_threads_select))

@@ -249,6 +249,8 @@ test_pools_new_carries_state_over_reload(void)
 	free(c2->pools[0].servers[2].addr.text);
 	free(c2->pools[0].servers[2].addr.host);
 	fixture_addr(&c2->pools[0].servers[2].addr, "10.0.0.9", 8000);
+	c1->pools[0].health.enabled = true;
+	c2->pools[0].health.enabled = true;
 	p1 = pools_new(c1, NULL, 1);
 	REQUIRE(p1 != NULL);
 	a0 = fixture_server(&p1->pools[0], 0);
@@ -263,7 +265,7 @@ test_pools_new_carries_state_over_reload(void)
 	b2 = fixture_server(&p2->pools[0], 2);
 	REQUIRE(b0 != NULL && b1 != NULL && b2 != NULL);
 	CHECK(b0 == a0);		/* same object */
-	CHECK(!atomic_load(&b0->up));
+	CHECK(!atomic_load(&b0->up));	/* c2 has health checks */
 	CHECK(b1 != a1);		/* new weight: a copy of the state */
 	CHECK_INT(b1->weight, ==, 3);
 	CHECK(atomic_load(&b1->drained));
@@ -271,6 +273,12 @@ test_pools_new_carries_state_over_reload(void)
 	pools_unref(p1);
 	CHECK_INT(atomic_load(&c1->refs), ==, 1);
 	CHECK(!atomic_load(&b0->up));
+	/* a reload without health checks: nothing would bring .1 up again */
+	c1->pools[0].health.enabled = false;
+	p1 = pools_new(c1, p2, 1);
+	REQUIRE(p1 != NULL);
+	CHECK(atomic_load(&fixture_server(&p1->pools[0], 0)->up));
+	pools_unref(p1);
 	pools_unref(p2);
 	fixture_free(c1);
 	fixture_free(c2);
@@ -377,7 +385,31 @@ test_pool_set_swap_under_concurrent_picks(void)
 	fixture_free(c);
 }
 
-HARNESS_MAIN(T(test_pool_round_robin_is_smooth_and_weighted),
+static void
+test_pool_cookie_value_finds_the_named_cookie(void)
+{
+	const char *h = "theme=dark; sid=abc123;x=1; q=\"quoted v\"; e=";
+	const char *v;
+	size_t n = 0;
+
+	v = pool_cookie_value(h, strlen(h), "sid", &n);
+	CHECK_MEM(v, n, "abc123", 6);
+	v = pool_cookie_value(h, strlen(h), "x", &n);
+	CHECK_MEM(v, n, "1", 1);
+	v = pool_cookie_value(h, strlen(h), "q", &n);
+	CHECK_MEM(v, n, "quoted v", 8);
+	v = pool_cookie_value(h, strlen(h), "e", &n);
+	CHECK(v != NULL && n == 0);
+	CHECK(pool_cookie_value(h, strlen(h), "si", &n) == NULL);
+	CHECK(pool_cookie_value(h, strlen(h), "theme=dark", &n) == NULL);
+	CHECK(pool_cookie_value("", 0, "sid", &n) == NULL);
+	/* bounded by len, not by a NUL */
+	v = harness_guarded("sid=zz", 6);
+	CHECK(pool_cookie_value(v, 6, "sid", &n) != NULL && n == 2);
+}
+
+HARNESS_MAIN(T(test_pool_cookie_value_finds_the_named_cookie),
+    T(test_pool_round_robin_is_smooth_and_weighted),
     T(test_pool_pick_skips_down_drained_and_tried),
     T(test_pool_all_down_gives_null_at_once),
     T(test_pool_empty_pool_gives_null),

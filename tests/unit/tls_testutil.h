@@ -35,11 +35,11 @@ tu_init(void)
 }
 
 static inline EVP_PKEY *
-tu_key(enum certstore_key type)
+tu_key(enum certbundle_key type)
 {
 	EVP_PKEY *k;
 
-	if (type == CERTSTORE_KEY_RSA) {
+	if (type == CERTBUNDLE_KEY_RSA) {
 		EVP_PKEY_up_ref(tu_rsa_key);
 		return tu_rsa_key;
 	}
@@ -96,12 +96,12 @@ tu_cert(EVP_PKEY *key, const char *cn, const char *san, X509 *issuer,
 
 /* A self-signed leaf of the given type for san, valid a year. */
 static inline struct cert_bundle *
-tu_bundle(enum certstore_key type, const char *cn, const char *san)
+tu_bundle(enum certbundle_key type, const char *cn, const char *san)
 {
 	char err[256];
 	EVP_PKEY *k = tu_key(type);
 	X509 *x = tu_cert(k, cn, san, NULL, NULL, 0, -60, 365L * 86400);
-	struct cert_bundle *b = certstore_bundle_new(x, NULL, k, err,
+	struct cert_bundle *b = certbundle_new(x, NULL, k, err,
 	    sizeof err);
 
 	if (b == NULL) {
@@ -156,8 +156,29 @@ static inline void
 tu_write_bundle(const struct cert_bundle *b, const char *base,
     const char **cert_path, const char **key_path)
 {
-	tu_write_pem(certstore_bundle_leaf(b), certstore_bundle_chain(b),
-	    certstore_bundle_key(b), base, cert_path, key_path);
+	tu_write_pem(certbundle_leaf(b), certbundle_chain(b),
+	    certbundle_key(b), base, cert_path, key_path);
+}
+
+/* Write b to files and return them as a `certificates:` entry (paths in
+ * a static pool: enough for a test). */
+static inline struct conf_cert
+tu_conf_cert(const struct cert_bundle *b, const char *base)
+{
+	static char pool[32][2][128];
+	static int next;
+	const char *cp, *kp;
+	struct conf_cert cc;
+
+	if (next == 32)
+		abort();
+	tu_write_bundle(b, base, &cp, &kp);
+	snprintf(pool[next][0], sizeof pool[next][0], "%s", cp);
+	snprintf(pool[next][1], sizeof pool[next][1], "%s", kp);
+	cc.cert_file = pool[next][0];
+	cc.key_file = pool[next][1];
+	next++;
+	return cc;
 }
 
 /* A client context for [min, max] that verifies nothing. */
@@ -262,7 +283,7 @@ tu_served(SSL *client, const struct cert_bundle *b)
 {
 	X509 *peer = SSL_get0_peer_certificate(client);
 
-	return peer != NULL && X509_cmp(peer, certstore_bundle_leaf(b)) == 0;
+	return peer != NULL && X509_cmp(peer, certbundle_leaf(b)) == 0;
 }
 
 #endif
