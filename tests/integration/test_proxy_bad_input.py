@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import SLOW, free_port
-from proxyutil import config, get, raw_exchange
+from proxyutil import config, get, raw_exchange, needs_loader
 
 GOOD = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
 
@@ -37,6 +37,8 @@ CASES = [
      b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(40)) +
      b"\r\n", 431),
 ]
+
+pytestmark = needs_loader()
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ import threading
 import time
 
 from conftest import LIMEN_BIN, free_port, port_open, run_cmd, wait_for
-from proxyutil import config, get, pool, read_response, wait_port_closed
+from proxyutil import config, get, pool, read_response, wait_port_closed, needs_loader
+
+pytestmark = needs_loader()
 
 
 def respond(body, host="*"):

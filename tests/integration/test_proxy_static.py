@@ -4,7 +4,9 @@ never leaving the root (SPEC §2 static)."""
 import os
 
 from conftest import free_port
-from proxyutil import config, get
+from proxyutil import config, get, needs_loader
+
+pytestmark = needs_loader()
 
 
 def start(run_limen, tmp_path, **static):

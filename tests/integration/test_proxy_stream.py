@@ -8,7 +8,7 @@ import threading
 from conftest import SANITIZED, free_port
 from peers.bulk_backend import BulkBackend
 from peers.ws_echo import WsEcho
-from proxyutil import config, hwm_kib, pool, read_response
+from proxyutil import config, hwm_kib, pool, read_response, needs_loader
 
 GIB = 1 << 30
 # ASan keeps freed memory in quarantine and adds its own; a small
@@ -16,6 +16,8 @@ GIB = 1 << 30
 RSS_LIMIT_KIB = (192 if SANITIZED else 64) * 1024
 ASAN_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1:"
             "halt_on_error=1:quarantine_size_mb=8"}
+
+pytestmark = needs_loader()
 
 
 def start(run_limen, tmp_path, addr):
