@@ -226,3 +226,21 @@ def test_access_log_lines_and_reopen(run_limen, backend, tmp_path):
     lim.send_signal(signal.SIGUSR1)
     wait_for(lambda: get(port, "/again") and log.exists() and
              "/again" in log.read_text(), what="reopened access log")
+
+
+def test_privileges_are_dropped_after_binding(run_limen, tmp_path):
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    port = free_port()
+    lim = run_limen(config(port, [respond("x\n")], None, tmp_path,
+                           extra_global={"user": "nobody"}),
+                    wait_ports=[port])
+    assert get(port, "/").body == b"x\n"
+    with open("/proc/%d/status" % lim.pid) as f:
+        status = dict(line.split(":", 1) for line in f if ":" in line)
+    assert status["Uid"].split() == [str(nobody.pw_uid)] * 4
+    assert status["Gid"].split()[0] == str(nobody.pw_gid)
+    assert status["NoNewPrivs"].strip() == "1"
+    # the control socket and state_dir belong to the new user
+    st = os.stat(tmp_path / "state" / "control.sock")
+    assert st.st_uid == nobody.pw_uid and st.st_mode & 0o777 == 0o600
