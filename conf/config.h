@@ -64,6 +64,8 @@ struct conf_global {
 	bool watch_config;		/* reload when the file changes */
 	uint32_t max_conns_per_ip;	/* 0 = unlimited */
 	uint32_t max_conns;		/* per process, 0 = unlimited */
+	uint64_t header_timeout_ms;	/* request head read, total; 0 = 10s (408) */
+	uint64_t keepalive_timeout_ms;	/* idle client connection; 0 = 60s */
 	char **resolvers;		/* "127.0.0.1:5353": DNS servers for pool
 					 * names; n_resolvers == 0: resolv.conf */
 	size_t n_resolvers;

@@ -1,0 +1,960 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * conn.c — the client connection state machine and its HTTP/1.1 front
+ * (see conn.h for the diagram).
+ *
+ * The bytes: the head is parsed in place (evbuffer_pullup, h1_parse_request
+ * into the worker's scratch structure), then copied once into the
+ * exchange's arena; body bytes move from the socket's input buffer into
+ * the exchange's req_body by evbuffer_remove_buffer (whole chains move, no
+ * copy) or, for chunked bodies, decoded by h1_chunked_feed.  Response
+ * bytes move the same way into the output buffer.  Back-pressure: the
+ * input stops being read at CONN_INPUT_HIGH, req_body stops being filled
+ * at EXCHANGE_BUF_HIGH, and the write callback (low watermark
+ * EXCHANGE_BUF_LOW) tells the action when it may produce again.
+ *
+ * Every bufferevent callback is deferred (BEV_OPT_DEFER_CALLBACKS), and an
+ * exchange is only freed from this file's own callbacks (the "finish"
+ * step runs from the connection's timer made active), so an action never
+ * sees its exchange freed under its feet.
+ */
+#include "proxy/conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "common/arena.h"
+#include "common/log.h"
+#include "proxy/exchange.h"
+#include "proxy/h1_parse.h"
+#include "proxy/listener.h"
+#include "proxy/path.h"
+#include "proxy/router.h"
+#include "proxy/snapshot.h"
+#include "proxy/worker.h"
+
+#define CONN_INPUT_HIGH (64 * 1024)	/* bytes read ahead from a client */
+#define CONN_LINGER_MS 2000		/* drain after our last byte */
+#define CONN_DISCARD_MAX (256 * 1024)	/* unread body we read and drop */
+#define DEFAULT_HEADER_TIMEOUT_MS 10000
+#define DEFAULT_KEEPALIVE_TIMEOUT_MS 60000
+
+struct conn {
+	TAILQ_ENTRY(conn) link;
+	struct worker *w;
+	struct bufferevent *bev;
+	struct bufferevent *peer;	/* TUNNEL: the upstream side */
+	struct event timer;
+	enum conn_state state;
+	struct exchange *x;
+	struct sockaddr_storage sa;
+	struct sockaddr_storage local;
+	socklen_t sa_len, local_len;
+	uint64_t tunnel_idle_ms;
+	/* request body decoding */
+	uint64_t body_left;
+	struct h1_chunked chunked;
+	unsigned n_requests;
+	bool tls;
+	bool keep_alive;		/* the request allows another one */
+	bool chunked_body;
+	bool body_done;
+	bool discard;			/* response done; dropping the rest of the body */
+	bool resp_done;
+	bool resp_chunked;
+	bool continue_sent;
+	bool finish_pending;
+	bool peer_eof;			/* the client half-closed */
+	bool lingering;
+};
+
+static const struct exchange_front h1_front;
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_write_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_read_head(struct conn *c);
+static void conn_read_body(struct conn *c);
+static void conn_close(struct conn *c);
+static void conn_free(struct conn *c);
+
+const char *
+conn_state_name(enum conn_state s)
+{
+	static const char *const names[] = { "ACCEPTED", "H1_IDLE",
+		"H1_READ_HEAD", "H1_EXCHANGE", "TUNNEL", "CLOSING", "CLOSED" };
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+static const struct conf_global *
+conn_global(struct conn *c)
+{
+	return &c->w->cur->snap->conf->global;
+}
+
+static void
+conn_arm(struct conn *c, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(&c->timer, &tv);
+}
+
+/* The one place the state changes: logs, re-arms the state's timer. */
+static void
+conn_set_state(struct conn *c, enum conn_state s)
+{
+	const struct conf_global *g = conn_global(c);
+
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("conn %p: %s -> %s", (void *)c,
+		    conn_state_name(c->state), conn_state_name(s));
+	c->state = s;
+	evtimer_del(&c->timer);
+	switch (s) {
+	case CONN_H1_IDLE:
+		conn_arm(c, g->keepalive_timeout_ms ? g->keepalive_timeout_ms :
+		    DEFAULT_KEEPALIVE_TIMEOUT_MS);
+		break;
+	case CONN_H1_READ_HEAD:
+		conn_arm(c, g->header_timeout_ms ? g->header_timeout_ms :
+		    DEFAULT_HEADER_TIMEOUT_MS);
+		break;
+	case CONN_CLOSING:
+		conn_arm(c, CONN_LINGER_MS);
+		break;
+	default:
+		break;
+	}
+}
+
+int
+conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
+    socklen_t sa_len, const struct sockaddr_storage *local, socklen_t local_len,
+    bool tls)
+{
+	const struct conf_listener *l;
+	struct conn *c;
+	int one = 1;
+
+	l = listener_find_conf(w->cur->snap->conf, local, local_len);
+	if (l == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+		/* The address left the configuration a moment ago. */
+		bufferevent_free(bev);
+		return -1;
+	}
+	c->w = w;
+	c->bev = bev;
+	c->tls = tls;
+	if (sa_len > sizeof(c->sa))
+		sa_len = sizeof(c->sa);
+	memcpy(&c->sa, sa, sa_len);
+	c->sa_len = sa_len;
+	memcpy(&c->local, local, local_len);
+	c->local_len = local_len;
+	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
+	(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one));
+	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_HIGH);
+	bufferevent_setwatermark(bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	worker_conn_add(w, c);
+	c->state = CONN_ACCEPTED;
+	conn_set_state(c, CONN_H1_IDLE);
+	return 0;
+}
+
+/* ---- finishing an exchange ---------------------------------------- */
+
+/* Run conn_finish from the event loop, never from inside an action. */
+static void
+conn_schedule_finish(struct conn *c)
+{
+	if (c->finish_pending)
+		return;
+	c->finish_pending = true;
+	evtimer_del(&c->timer);
+	event_active(&c->timer, EV_TIMEOUT, 0);
+}
+
+static void
+conn_finish(struct conn *c)
+{
+	struct exchange *x = c->x;
+	bool again;
+
+	c->finish_pending = false;
+	if (x == NULL)
+		return;
+	again = !x->close_after && c->keep_alive && !c->peer_eof &&
+	    !c->w->draining && c->state == CONN_H1_EXCHANGE;
+	c->x = NULL;
+	exchange_free(x);
+	c->n_requests++;
+	if (c->state == CONN_TUNNEL)
+		return;
+	if (!again) {
+		conn_close(c);
+		return;
+	}
+	c->discard = c->resp_done = c->body_done = false;
+	c->continue_sent = false;
+	conn_set_state(c, CONN_H1_IDLE);
+	bufferevent_enable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		conn_read_head(c);	/* pipelined */
+}
+
+/* Response complete: finish now if the body was read, else drop the rest
+ * of a small body or give up on the connection. */
+static void
+conn_response_complete(struct conn *c)
+{
+	struct exchange *x = c->x;
+
+	c->resp_done = true;
+	if (c->body_done) {
+		conn_schedule_finish(c);
+		return;
+	}
+	if (!c->chunked_body && c->body_left <= CONN_DISCARD_MAX &&
+	    (!x->expect_continue || c->continue_sent)) {
+		c->discard = true;
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
+		    BEV_TRIG_IGNORE_WATERMARKS);
+		return;
+	}
+	x->close_after = true;
+	conn_schedule_finish(c);
+}
+
+/* ---- closing ------------------------------------------------------- */
+
+static void
+conn_free(struct conn *c)
+{
+	if (c->x != NULL) {
+		c->x->state = EXCHANGE_ABORTED;
+		exchange_free(c->x);
+		c->x = NULL;
+	}
+	if (c->peer != NULL)
+		bufferevent_free(c->peer);
+	evtimer_del(&c->timer);
+	bufferevent_free(c->bev);
+	c->state = CONN_CLOSED;
+	worker_conn_remove(c->w, c);
+	free(c);
+}
+
+/* Half-close our side and read until the client closes or the linger
+ * timer fires, so our last response is not destroyed by a reset. */
+static void
+conn_linger(struct conn *c)
+{
+	c->lingering = true;
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->state == CONN_CLOSING)
+		return;
+	conn_set_state(c, CONN_CLOSING);
+	if (c->x != NULL) {
+		c->x->state = EXCHANGE_ABORTED;
+		exchange_free(c->x);
+		c->x = NULL;
+	}
+	if (c->peer_eof) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_free(c);
+		else
+			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_linger(c);
+	else
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+void
+worker_conn_add(struct worker *w, struct conn *c)
+{
+	TAILQ_INSERT_TAIL(&w->conns, c, link);
+	w->n_conns++;
+}
+
+void
+worker_conn_remove(struct worker *w, struct conn *c)
+{
+	TAILQ_REMOVE(&w->conns, c, link);
+	w->n_conns--;
+	if (w->draining && w->n_conns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+void
+conn_drain_all(struct worker *w)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == CONN_H1_IDLE || c->state == CONN_ACCEPTED)
+			conn_free(c);
+		else if (c->x != NULL)
+			c->x->close_after = true;
+	}
+}
+
+void
+conn_kill_all(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
+		conn_free(c);
+}
+
+/* An error before any exchange could be built: answer and close. */
+static void
+conn_reject(struct conn *c, int status)
+{
+	struct exchange *x;
+
+	if ((x = exchange_new(c->w, &h1_front, c)) == NULL) {
+		conn_close(c);
+		return;
+	}
+	x->method = "-";
+	x->method_len = 1;
+	x->path = "-";
+	x->path_len = 1;
+	x->http_major = 1;
+	x->http_minor = 1;
+	x->tls = c->tls;
+	/* from the exchange's own snapshot: the one the connection was
+	 * accepted under may be gone after a reload */
+	x->listener = listener_find_conf(x->conf, &c->local, c->local_len);
+	memcpy(&x->client, &c->sa, c->sa_len);
+	x->close_after = true;
+	c->x = x;
+	c->keep_alive = false;
+	c->body_done = true;
+	conn_set_state(c, CONN_H1_EXCHANGE);
+	exchange_error(x, status);
+}
+
+/* ---- reading the head ---------------------------------------------- */
+
+static const char *
+rebase(const char *p, const char *from, char *to)
+{
+	return p == NULL ? NULL : to + (p - from);
+}
+
+static void
+conn_read_head(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct h1_request *req = c->w->scratch_req;
+	struct target_parts tp;
+	struct exchange *x;
+	enum path_err perr;
+	enum h1_err err = H1_ERR_NONE;
+	size_t len, n, i;
+	const char *buf, *host;
+	size_t host_len;
+	char *copy, *p;
+	int rc;
+
+	if ((len = evbuffer_get_length(in)) == 0)
+		return;
+	if (c->state == CONN_H1_IDLE)
+		conn_set_state(c, CONN_H1_READ_HEAD);
+	n = len < H1_MAX_HEAD + 1 ? len : H1_MAX_HEAD + 1;
+	if ((buf = (const char *)evbuffer_pullup(in, (ssize_t)n)) == NULL) {
+		conn_close(c);
+		return;
+	}
+	rc = h1_parse_request(buf, n, req, &err);
+	if (rc == H1_AGAIN) {
+		if (n > H1_MAX_HEAD)	/* the parser should have said 431 */
+			conn_reject(c, 431);
+		return;
+	}
+	if (rc < 0) {
+		log_debug("conn %p: bad request: %s", (void *)c,
+		    h1_err_string(err));
+		conn_reject(c, h1_err_status(err));
+		return;
+	}
+
+	if ((x = exchange_new(c->w, &h1_front, c)) == NULL) {
+		conn_close(c);
+		return;
+	}
+	c->x = x;
+	/* from the exchange's own snapshot: the one the connection was
+	 * accepted under may be gone after a reload */
+	x->listener = listener_find_conf(x->conf, &c->local, c->local_len);
+	x->tls = c->tls;
+	memcpy(&x->client, &c->sa, c->sa_len);
+	x->http_major = 1;
+	x->http_minor = req->minor_version;
+	x->bytes_in_wire = (uint64_t)rc;
+	if ((copy = arena_memdup(x->arena, buf, (size_t)rc)) == NULL ||
+	    (x->req_headers = arena_calloc(x->arena, req->n_headers + 1,
+	    sizeof(*x->req_headers))) == NULL) {
+		c->keep_alive = false;
+		evbuffer_drain(in, (size_t)rc);
+		c->body_done = true;
+		conn_set_state(c, CONN_H1_EXCHANGE);
+		x->close_after = true;
+		exchange_error(x, 500);
+		return;
+	}
+	x->method = rebase(req->method, buf, copy);
+	x->method_len = req->method_len;
+	x->method_flags = exchange_method_flags(x->method, x->method_len);
+	for (i = 0; i < req->n_headers; i++) {
+		x->req_headers[i].name = rebase(req->headers[i].name, buf, copy);
+		x->req_headers[i].name_len = req->headers[i].name_len;
+		x->req_headers[i].value = rebase(req->headers[i].value, buf, copy);
+		x->req_headers[i].value_len = req->headers[i].value_len;
+	}
+	x->n_req_headers = req->n_headers;
+	x->expect_continue = req->expect_continue && req->minor_version >= 1;
+	x->upgrade_websocket = req->upgrade_websocket;
+	c->keep_alive = req->keep_alive;
+	c->chunked_body = false;
+	c->body_done = false;
+	switch (req->body) {
+	case H1_BODY_LENGTH:
+		x->req_body_kind = EXCHANGE_BODY_LENGTH;
+		x->req_content_length = req->content_length;
+		c->body_left = req->content_length;
+		c->body_done = req->content_length == 0;
+		break;
+	case H1_BODY_CHUNKED:
+		x->req_body_kind = EXCHANGE_BODY_STREAM;
+		c->chunked_body = true;
+		h1_chunked_init(&c->chunked);
+		break;
+	default:
+		x->req_body_kind = EXCHANGE_BODY_NONE;
+		c->body_done = true;
+		break;
+	}
+	x->req_body_done = c->body_done;
+	if (x->req_body_done)
+		x->req_body_kind = x->req_body_kind == EXCHANGE_BODY_LENGTH ?
+		    EXCHANGE_BODY_LENGTH : EXCHANGE_BODY_NONE;
+	evbuffer_drain(in, (size_t)rc);
+	conn_set_state(c, CONN_H1_EXCHANGE);
+	if (!c->body_done) {
+		const struct conf_global *g = conn_global(c);
+		conn_arm(c, g->keepalive_timeout_ms ? g->keepalive_timeout_ms :
+		    DEFAULT_KEEPALIVE_TIMEOUT_MS);
+	}
+
+	/* The target: origin-form, absolute-form (its authority wins over
+	 * Host, RFC 9112 §3.2.2) or "*". */
+	if (path_split_target(rebase(req->target, buf, copy), req->target_len,
+	    &tp, &perr) == -1) {
+		x->path = "-";
+		x->path_len = 1;
+		exchange_error(x, 400);
+		return;
+	}
+	host = tp.authority ? tp.authority : rebase(req->host, buf, copy);
+	host_len = tp.authority ? tp.authority_len : req->host_len;
+	x->host_header = host;
+	x->host_header_len = host_len;
+	if (host != NULL && host_len > 0) {
+		if ((p = arena_alloc(x->arena, host_len + 1)) == NULL ||
+		    (rc = router_host_normalize(host, host_len, p,
+		    host_len + 1)) < 0) {
+			x->path = "-";
+			x->path_len = 1;
+			exchange_error(x, 400);
+			return;
+		}
+		x->host = p;
+		x->host_len = (size_t)rc;
+	} else {
+		x->host = "";
+		x->host_len = 0;
+	}
+	if (tp.path_len == 1 && tp.path[0] == '*') {
+		x->path = "*";
+		x->path_len = 1;
+		exchange_error(x, (x->method_flags & EXCHANGE_M_OPTIONS) ?
+		    501 : 400);
+		return;
+	}
+	if ((p = arena_alloc(x->arena, tp.path_len + 1)) == NULL ||
+	    (rc = path_normalize(tp.path, tp.path_len, p, &perr)) < 0) {
+		x->path = "-";
+		x->path_len = 1;
+		exchange_error(x, 400);
+		return;
+	}
+	x->path = p;
+	x->path_len = (size_t)rc;
+	x->query = tp.query;
+	x->query_len = tp.query_len;
+	exchange_start(x);
+	if (c->x == x && !c->body_done && x->state != EXCHANGE_DONE)
+		conn_read_body(c);
+}
+
+/* ---- reading the body ---------------------------------------------- */
+
+static void
+conn_body_error(struct conn *c, int status)
+{
+	struct exchange *x = c->x;
+
+	c->body_done = true;
+	x->req_body_done = true;
+	c->keep_alive = false;
+	if (x->state == EXCHANGE_STREAM || x->state == EXCHANGE_DONE ||
+	    c->resp_done) {
+		conn_close(c);
+		return;
+	}
+	exchange_error(x, status);
+}
+
+static void
+conn_read_body(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct exchange *x = c->x;
+	uint64_t before = x->req_body_bytes;
+	size_t len, n, consumed, off, dlen;
+	struct evbuffer_iovec v;
+	enum h1_err err;
+	int rc;
+
+	while (!c->body_done) {
+		size_t room;
+
+		if ((len = evbuffer_get_length(in)) == 0)
+			break;
+		if (!c->discard && evbuffer_get_length(x->req_body) >=
+		    EXCHANGE_BUF_HIGH)
+			break;
+		room = c->discard ? len : EXCHANGE_BUF_HIGH -
+		    evbuffer_get_length(x->req_body);
+		if (!c->chunked_body) {
+			n = len;
+			if (n > c->body_left)
+				n = (size_t)c->body_left;
+			if (n > room)
+				n = room;
+			if (c->discard)
+				evbuffer_drain(in, n);
+			else
+				evbuffer_remove_buffer(in, x->req_body, n);
+			c->body_left -= n;
+			x->req_body_bytes += n;
+			x->bytes_in_wire += n;
+			if (c->body_left == 0)
+				c->body_done = true;
+			continue;
+		}
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		rc = h1_chunked_feed(&c->chunked, v.iov_base, v.iov_len,
+		    &consumed, &off, &dlen, &err);
+		if (rc < 0) {
+			conn_body_error(c, 400);
+			return;
+		}
+		if (dlen > 0) {
+			if (!c->discard)
+				evbuffer_add(x->req_body,
+				    (const char *)v.iov_base + off, dlen);
+			x->req_body_bytes += dlen;
+		}
+		if (consumed == 0 && rc == 0 && dlen == 0) {
+			/* A size line split across chains: make it one. */
+			if (v.iov_len >= len || v.iov_len >= 4096)
+				break;
+			evbuffer_pullup(in, (ssize_t)(len < 4096 ? len : 4096));
+			continue;
+		}
+		evbuffer_drain(in, consumed);
+		x->bytes_in_wire += consumed;
+		if (rc == 1)
+			c->body_done = true;
+	}
+	if (x->route != NULL && x->route->max_body != 0 &&
+	    x->req_body_bytes > x->route->max_body) {
+		conn_body_error(c, 413);
+		return;
+	}
+	if (c->body_done) {
+		x->req_body_done = true;
+		if (c->state == CONN_H1_EXCHANGE)
+			evtimer_del(&c->timer);
+	} else if (x->req_body_bytes != before) {
+		const struct conf_global *g = conn_global(c);
+		conn_arm(c, g->keepalive_timeout_ms ? g->keepalive_timeout_ms :
+		    DEFAULT_KEEPALIVE_TIMEOUT_MS);
+	}
+	if (c->discard) {
+		evbuffer_drain(x->req_body, evbuffer_get_length(x->req_body));
+		if (c->body_done)
+			conn_schedule_finish(c);
+		return;
+	}
+	if ((x->req_body_bytes != before || c->body_done) &&
+	    x->on_req_body != NULL)
+		x->on_req_body(x);
+	if (c->body_done && c->resp_done)
+		conn_schedule_finish(c);
+}
+
+/* ---- bufferevent callbacks ----------------------------------------- */
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	switch (c->state) {
+	case CONN_H1_IDLE:
+	case CONN_H1_READ_HEAD:
+		conn_read_head(c);
+		break;
+	case CONN_H1_EXCHANGE:
+		if (c->x != NULL && !c->body_done)
+			conn_read_body(c);
+		break;
+	case CONN_CLOSING:
+		evbuffer_drain(bufferevent_get_input(bev),
+		    evbuffer_get_length(bufferevent_get_input(bev)));
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+			if (c->peer_eof)
+				conn_free(c);
+			else if (!c->lingering)
+				conn_linger(c);
+		}
+		return;
+	}
+	if (c->state == CONN_H1_EXCHANGE && c->x != NULL &&
+	    c->x->on_drained != NULL && !c->resp_done)
+		c->x->on_drained(c->x);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    (what & BEV_EVENT_READING)) {
+		c->peer_eof = true;
+		switch (c->state) {
+		case CONN_H1_EXCHANGE:
+			/* A half-close after a complete request is allowed:
+			 * answer, then close. */
+			if (c->body_done && !c->discard) {
+				c->keep_alive = false;
+				return;
+			}
+			break;
+		case CONN_CLOSING:
+			if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+				return;
+			break;
+		default:
+			break;
+		}
+	}
+	conn_free(c);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->finish_pending) {
+		conn_finish(c);
+		return;
+	}
+	switch (c->state) {
+	case CONN_H1_READ_HEAD:
+		conn_reject(c, 408);
+		break;
+	case CONN_H1_EXCHANGE:
+		/* the client stopped sending its body */
+		if (c->x != NULL && !c->body_done)
+			conn_body_error(c, 408);
+		break;
+	case CONN_H1_IDLE:
+	case CONN_CLOSING:
+	default:
+		conn_free(c);
+		break;
+	}
+}
+
+/* ---- the HTTP/1.1 front of exchanges -------------------------------- */
+
+static int
+h1_send_head(struct exchange *x)
+{
+	struct conn *c = x->front_ctx;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t i;
+
+	if (c->w->draining || !c->keep_alive)
+		x->close_after = true;
+	c->resp_chunked = false;
+	if (x->resp_body == EXCHANGE_BODY_STREAM &&
+	    !(x->method_flags & EXCHANGE_M_HEAD)) {
+		if (x->http_minor >= 1)
+			c->resp_chunked = true;
+		else
+			x->close_after = true;	/* close-delimited */
+	}
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", x->status,
+	    exchange_reason(x->status));
+	for (i = 0; i < x->n_resp_headers; i++) {
+		const struct exchange_header *h = &x->resp_headers[i];
+		if (h->name == NULL)
+			continue;
+		evbuffer_add(out, h->name, h->name_len);
+		evbuffer_add(out, ": ", 2);
+		evbuffer_add(out, h->value, h->value_len);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	if (x->resp_body == EXCHANGE_BODY_LENGTH)
+		evbuffer_add_printf(out, "Content-Length: %llu\r\n",
+		    (unsigned long long)x->resp_content_length);
+	else if (c->resp_chunked)
+		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	if (x->status == 101)
+		;	/* the action set Connection/Upgrade */
+	else if (x->close_after)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	else if (x->http_minor == 0)
+		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+	evbuffer_add(out, "\r\n", 2);
+	return 0;
+}
+
+static int
+h1_send_body(struct exchange *x, struct evbuffer *src, size_t n)
+{
+	struct conn *c = x->front_ctx;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (n == 0)
+		return 0;
+	if (x->method_flags & EXCHANGE_M_HEAD) {
+		evbuffer_drain(src, n);
+		return 0;
+	}
+	if (c->resp_chunked)
+		evbuffer_add_printf(out, "%zx\r\n", n);
+	if (evbuffer_remove_buffer(src, out, n) != (int)n)
+		return -1;
+	if (c->resp_chunked)
+		evbuffer_add(out, "\r\n", 2);
+	return 0;
+}
+
+static void
+h1_send_end(struct exchange *x)
+{
+	struct conn *c = x->front_ctx;
+
+	/* An aborted response must look cut to the client: no last chunk. */
+	if (c->resp_chunked && x->state != EXCHANGE_ABORTED)
+		evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
+	conn_response_complete(c);
+}
+
+static void
+h1_send_continue(struct exchange *x)
+{
+	struct conn *c = x->front_ctx;
+
+	if (!x->expect_continue || c->continue_sent || c->body_done)
+		return;
+	c->continue_sent = true;
+	evbuffer_add(bufferevent_get_output(c->bev),
+	    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+}
+
+static size_t
+h1_out_pending(struct exchange *x)
+{
+	struct conn *c = x->front_ctx;
+
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+static void
+h1_req_body_resume(struct exchange *x)
+{
+	struct conn *c = x->front_ctx;
+
+	if (!c->body_done)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
+		    BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+/* ---- TUNNEL: bytes both ways after a 101 (libevent le-proxy shape) --- */
+
+static void tunnel_read_cb(struct bufferevent *bev, void *arg);
+static void tunnel_write_cb(struct bufferevent *bev, void *arg);
+static void tunnel_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void
+tunnel_move(struct conn *c, struct bufferevent *from, struct bufferevent *to)
+{
+	struct evbuffer *out = bufferevent_get_output(to);
+
+	evbuffer_add_buffer(out, bufferevent_get_input(from));
+	if (evbuffer_get_length(out) >= EXCHANGE_BUF_HIGH) {
+		/* partner-disable: stop reading until `to` drains */
+		bufferevent_disable(from, EV_READ);
+		bufferevent_setwatermark(to, EV_WRITE, EXCHANGE_BUF_LOW, 0);
+	}
+}
+
+static void
+tunnel_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->peer == NULL) {	/* closing: the server side is gone */
+		evbuffer_drain(bufferevent_get_input(bev),
+		    evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
+	tunnel_move(c, bev, bev == c->bev ? c->peer : c->bev);
+}
+
+static void
+tunnel_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct bufferevent *other = bev == c->bev ? c->peer : c->bev;
+
+	if (c->state == CONN_CLOSING || other == NULL) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	bufferevent_enable(other, EV_READ);
+}
+
+static void
+tunnel_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (bev == c->peer) {
+		/* The server side ended: flush what we have to the client. */
+		tunnel_move(c, c->peer, c->bev);
+		bufferevent_free(c->peer);
+		c->peer = NULL;
+		c->state = CONN_CLOSING;
+		evtimer_del(&c->timer);
+		conn_arm(c, CONN_LINGER_MS);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_free(c);
+		else
+			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		return;
+	}
+	/* The client ended: give the server what is left, then close. */
+	if (c->peer != NULL && !(what & BEV_EVENT_ERROR))
+		tunnel_move(c, c->bev, c->peer);
+	conn_free(c);
+}
+
+static int
+h1_tunnel(struct exchange *x, struct bufferevent *peer)
+{
+	struct conn *c = x->front_ctx;
+	struct timeval tv;
+	uint64_t ms = x->tunnel_idle_ms ? x->tunnel_idle_ms : 3600 * 1000;
+
+	c->peer = peer;
+	c->tunnel_idle_ms = ms;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	conn_set_state(c, CONN_TUNNEL);
+	bufferevent_setcb(c->bev, tunnel_read_cb, tunnel_write_cb,
+	    tunnel_event_cb, c);
+	bufferevent_setcb(peer, tunnel_read_cb, tunnel_write_cb,
+	    tunnel_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, EXCHANGE_BUF_HIGH);
+	bufferevent_setwatermark(peer, EV_READ, 0, EXCHANGE_BUF_HIGH);
+	bufferevent_setwatermark(c->bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
+	bufferevent_setwatermark(peer, EV_WRITE, EXCHANGE_BUF_LOW, 0);
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_set_timeouts(peer, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(peer, EV_READ | EV_WRITE);
+	/* Bytes that came early, on either side, go now. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
+		    BEV_TRIG_IGNORE_WATERMARKS);
+	if (evbuffer_get_length(bufferevent_get_input(peer)) > 0)
+		bufferevent_trigger(peer, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
+		    BEV_TRIG_IGNORE_WATERMARKS);
+	c->resp_done = c->body_done = true;
+	conn_schedule_finish(c);	/* frees the exchange, keeps the tunnel */
+	return 0;
+}
+
+static const struct exchange_front h1_front = {
+	.send_head = h1_send_head,
+	.send_body = h1_send_body,
+	.send_end = h1_send_end,
+	.send_continue = h1_send_continue,
+	.out_pending = h1_out_pending,
+	.req_body_resume = h1_req_body_resume,
+	.tunnel = h1_tunnel,
+};

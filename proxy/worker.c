@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * worker.c — the event-loop threads (see worker.h).
+ *
+ * A worker's life: worker_start() makes its event_base and listeners and
+ * runs the loop in a new thread; messages from the control thread switch
+ * its snapshot and listener set (reload) or start a graceful shutdown, in
+ * which it closes its listeners and idle connections, lets the others
+ * finish their current response, and leaves the loop when none is left.
+ */
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "common/log.h"
+#include "proxy/accesslog.h"
+#include "proxy/conn.h"
+#include "proxy/h1_parse.h"
+#include "proxy/listener.h"
+#include "proxy/server_internal.h"
+#include "proxy/snapshot.h"
+#include "proxy/upstream.h"
+
+#define WORKER_MAX_IO (256 * 1024)
+
+uint64_t
+worker_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+const char *
+worker_date(struct worker *w)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != w->date_sec) {
+		gmtime_r(&now, &tm);
+		strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT",
+		    &tm);
+		w->date_sec = now;
+	}
+	return w->date;
+}
+
+size_t
+worker_request_id(struct worker *w, char *out)
+{
+	/* 8 hex digits of process randomness + worker + counter: unique per
+	 * run, cheap, and not a secret. */
+	return (size_t)snprintf(out, 33, "%s%02x%014llx", w->reqid_prefix,
+	    w->id & 0xff, (unsigned long long)++w->reqid_seq);
+}
+
+struct worker *
+workers_new(unsigned n)
+{
+	struct worker *ws;
+	uint32_t r = 0;
+
+	if ((ws = calloc(n, sizeof(*ws))) == NULL)
+		return NULL;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)getpid() ^ (uint32_t)time(NULL);
+	for (unsigned i = 0; i < n; i++) {
+		ws[i].id = i;
+		pthread_mutex_init(&ws[i].mu, NULL);
+		TAILQ_INIT(&ws[i].conns);
+		snprintf(ws[i].reqid_prefix, sizeof(ws[i].reqid_prefix),
+		    "%08x", r);
+	}
+	return ws;
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+static void
+worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	struct wlisten *wl = arg;
+	struct worker *w = wl->w;
+	struct bufferevent *bev;
+
+	/* XXX: TLS listeners get a bufferevent_openssl here (tls.c). */
+	bev = bufferevent_socket_new(w->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev == NULL) {
+		close(fd);
+		return;
+	}
+	bufferevent_set_max_single_read(bev, WORKER_MAX_IO);
+	bufferevent_set_max_single_write(bev, WORKER_MAX_IO);
+	conn_start(w, bev, sa, (socklen_t)len, &wl->ls->sa, wl->ls->sa_len,
+	    false);
+}
+
+static void
+worker_accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct wlisten *wl = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: log and keep going; libevent retries. */
+	log_warnx("accept on %s: %s", wl->ls->text,
+	    evutil_socket_error_to_string(e));
+}
+
+static int
+worker_listen_add(struct worker *w, struct lsock *ls)
+{
+	struct wlisten *wl;
+
+	if ((wl = calloc(1, sizeof(*wl))) == NULL)
+		return -1;
+	wl->w = w;
+	wl->ls = ls;
+	wl->evl = evconnlistener_new(w->base, worker_accept_cb, wl,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+	    ls->fds[w->id]);
+	if (wl->evl == NULL) {
+		free(wl);
+		return -1;
+	}
+	ls->fds[w->id] = -1;	/* the listener owns it now */
+	evconnlistener_set_error_cb(wl->evl, worker_accept_error_cb);
+	wl->next = w->listens;
+	w->listens = wl;
+	return 0;
+}
+
+static void
+worker_listen_remove(struct worker *w, struct lsock *ls)
+{
+	struct wlisten **pp, *wl;
+
+	for (pp = &w->listens; (wl = *pp) != NULL; pp = &wl->next) {
+		if (wl->ls == ls) {
+			*pp = wl->next;
+			evconnlistener_free(wl->evl);
+			free(wl);
+			return;
+		}
+	}
+}
+
+static void
+worker_listen_close_all(struct worker *w)
+{
+	struct wlisten *wl;
+
+	while ((wl = w->listens) != NULL) {
+		w->listens = wl->next;
+		evconnlistener_free(wl->evl);
+		free(wl);
+	}
+}
+
+/* ---- messages from the control thread ---------------------------------- */
+
+void
+worker_post(struct worker *w, struct worker_msg *m)
+{
+	struct worker_msg **pp;
+
+	m->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	for (pp = &w->msgs; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = m;
+	pthread_mutex_unlock(&w->mu);
+	event_active(w->msg_ev, EV_READ, 0);
+}
+
+static void
+worker_switch(struct worker *w, struct snapshot *s)
+{
+	struct wsnap *ws = wsnap_new(s);
+
+	if (ws == NULL) {
+		log_warnx("worker %u: out of memory switching configuration",
+		    w->id);
+		return;
+	}
+	wsnap_unref(w->cur);
+	w->cur = ws;
+}
+
+static void
+worker_shutdown(struct worker *w)
+{
+	w->draining = true;
+	worker_listen_close_all(w);
+	upstream_cache_free(w->ucache);
+	w->ucache = upstream_cache_new();
+	conn_drain_all(w);
+	if (w->n_conns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void
+worker_msg_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct worker_msg *m, *next;
+
+	pthread_mutex_lock(&w->mu);
+	m = w->msgs;
+	w->msgs = NULL;
+	pthread_mutex_unlock(&w->mu);
+	for (; m != NULL; m = next) {
+		next = m->next;
+		switch (m->type) {
+		case WORKER_MSG_SNAPSHOT:
+			for (size_t i = 0; i < m->n_remove; i++)
+				worker_listen_remove(w, m->remove[i]);
+			for (size_t i = 0; i < m->n_add; i++)
+				if (worker_listen_add(w, m->add[i]) == -1)
+					log_warnx("worker %u: cannot listen on %s",
+					    w->id, m->add[i]->text);
+			if (m->snap != NULL)
+				worker_switch(w, m->snap);
+			break;
+		case WORKER_MSG_SHUTDOWN:
+			worker_shutdown(w);
+			break;
+		}
+		server_worker_ack(w, m);
+		free(m);
+	}
+}
+
+/* ---- the thread ---------------------------------------------------------- */
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	accesslog_flush(w->alog);
+	server_worker_exited(w);
+	return NULL;
+}
+
+int
+worker_start(struct worker *w, struct snapshot *s, struct lsock **ls,
+    size_t n_ls)
+{
+	sigset_t all, old;
+	int rc;
+
+	if ((w->base = event_base_new()) == NULL ||
+	    (w->msg_ev = event_new(w->base, -1, EV_PERSIST, worker_msg_cb,
+	    w)) == NULL ||
+	    (w->scratch_req = malloc(sizeof(struct h1_request))) == NULL ||
+	    (w->scratch_resp = malloc(sizeof(struct h1_response))) == NULL ||
+	    (w->ucache = upstream_cache_new()) == NULL ||
+	    (w->alog = accesslog_buf_new(w)) == NULL ||
+	    (w->cur = wsnap_new(s)) == NULL)
+		return -1;
+	for (size_t i = 0; i < n_ls; i++)
+		if (worker_listen_add(w, ls[i]) == -1) {
+			log_warnx("worker %u: cannot listen on %s", w->id,
+			    ls[i]->text);
+			return -1;
+		}
+	/* Signals belong to the control thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc == 0 ? 0 : -1;
+}
+
+void
+workers_join(struct worker *ws, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (ws[i].base != NULL)
+			pthread_join(ws[i].thread, NULL);
+}
+
+/* After the threads ended: free what they held (a forced shutdown may
+ * leave connections, which are freed with their base). */
+void
+workers_free(struct worker *ws, unsigned n)
+{
+	if (ws == NULL)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		struct worker *w = &ws[i];
+
+		conn_kill_all(w);
+		worker_listen_close_all(w);
+		upstream_cache_free(w->ucache);
+		accesslog_buf_free(w->alog);
+		if (w->cur != NULL)
+			wsnap_unref(w->cur);
+		if (w->msg_ev != NULL)
+			event_free(w->msg_ev);
+		free(w->scratch_req);
+		free(w->scratch_resp);
+		if (w->base != NULL)
+			event_base_free(w->base);
+		pthread_mutex_destroy(&w->mu);
+	}
+	free(ws);
+}

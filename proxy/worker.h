@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * worker.h — one event-loop thread: its own event_base, its own listening
+ * sockets (SO_REUSEPORT), connections, idle upstream connections and
+ * access-log buffer.  Nothing on the request path is shared between
+ * workers except the read-only snapshot and a few atomics (pool server
+ * counters, rate-limit buckets).
+ *
+ * The control thread talks to a worker only through worker_post(): a
+ * message queued under the worker's own mutex (taken once per reload, never
+ * per request) and an event made active in the worker's base.  The worker
+ * answers through server_worker_ack().
+ */
+#ifndef LIMEN_PROXY_WORKER_H
+#define LIMEN_PROXY_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+struct event;
+struct event_base;
+struct evconnlistener;
+struct lsock;
+struct snapshot;
+struct wsnap;
+struct conn;
+struct upstream_cache;
+struct accesslog_buf;
+struct h1_request;
+struct h1_response;
+
+enum worker_msg_type {
+	WORKER_MSG_SNAPSHOT,		/* switch to snap; add/remove listeners */
+	WORKER_MSG_SHUTDOWN		/* stop accepting, finish, exit */
+};
+
+struct worker_msg {
+	enum worker_msg_type type;
+	struct snapshot *snap;		/* a reference for the worker */
+	struct lsock **add;		/* the worker takes fds[id] of each */
+	size_t n_add;
+	struct lsock **remove;		/* the worker closes its socket of each */
+	size_t n_remove;
+	struct worker_msg *next;
+};
+
+struct wlisten {
+	struct evconnlistener *evl;
+	struct lsock *ls;
+	struct worker *w;
+	struct wlisten *next;
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+struct worker {
+	unsigned id;
+	pthread_t thread;
+	struct event_base *base;
+	struct wsnap *cur;		/* the current configuration */
+
+	pthread_mutex_t mu;		/* guards msgs only */
+	struct worker_msg *msgs;
+	struct event *msg_ev;
+
+	struct wlisten *listens;
+	struct conn_list conns;
+	unsigned n_conns;
+	bool draining;			/* shutting down */
+
+	struct h1_request *scratch_req;	/* parse buffers, reused */
+	struct h1_response *scratch_resp;
+	struct upstream_cache *ucache;	/* idle upstream connections */
+	struct accesslog_buf *alog;
+
+	uint64_t reqid_seq;
+	char reqid_prefix[12];
+	time_t date_sec;		/* cached Date header */
+	char date[40];
+};
+
+/* Create n workers (threads not started yet); NULL on failure. */
+struct worker *workers_new(unsigned n);
+/* Start the thread of worker w with snapshot s and its first listeners. */
+int worker_start(struct worker *w, struct snapshot *s, struct lsock **ls,
+    size_t n_ls);
+void worker_post(struct worker *w, struct worker_msg *m);
+void workers_join(struct worker *ws, unsigned n);
+void workers_free(struct worker *ws, unsigned n);
+
+/* Worker-thread helpers. */
+const char *worker_date(struct worker *w);	/* IMF-fixdate, cached per second */
+/* A fresh request id in out (>= 33 bytes); returns its length. */
+size_t worker_request_id(struct worker *w, char *out);
+void worker_conn_add(struct worker *w, struct conn *c);
+void worker_conn_remove(struct worker *w, struct conn *c);
+uint64_t worker_now_ns(void);
+
+#endif
