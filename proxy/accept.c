@@ -303,7 +303,7 @@ accept_continue(struct worker *w, struct accepting *a, evutil_socket_t fd,
 	struct snapshot *s = w->cur->snap;
 	const struct conf_listener *l;
 	struct bufferevent *bev;
-	struct sockaddr_storage csa;
+	struct sockaddr_storage csa, clocal;
 	SSL_CTX *ctx;
 
 	l = listener_find_conf(s->conf, local, local_len);
@@ -319,7 +319,9 @@ accept_continue(struct worker *w, struct accepting *a, evutil_socket_t fd,
 		accept_tls(w, a, ctx, fd, sa, sa_len, local, local_len);
 		return;
 	}
+	/* sa and local may live in a, freed here */
 	memcpy(&csa, sa, sa_len);
+	memcpy(&clocal, local, local_len);
 	if (a != NULL)
 		accept_free(a, false);
 	bev = bufferevent_socket_new(w->base, fd,
@@ -330,7 +332,7 @@ accept_continue(struct worker *w, struct accepting *a, evutil_socket_t fd,
 	}
 	bufferevent_set_max_single_read(bev, ACCEPT_MAX_IO);
 	bufferevent_set_max_single_write(bev, ACCEPT_MAX_IO);
-	conn_start(w, bev, (struct sockaddr *)&csa, sa_len, local, local_len,
+	conn_start(w, bev, (struct sockaddr *)&csa, sa_len, &clocal, local_len,
 	    false);
 }
 
