@@ -2,9 +2,10 @@
 /*
  * admin_backup.c — what limen-backup reports about its jobs, for the
  * status page and API: its /metrics (backup.listen) is fetched every
- * ADMIN_BACKUP_POLL_S with a non-blocking evhttp request that gives up
- * after ADMIN_BACKUP_TIMEOUT_S, parsed strictly (common/prom.h), and kept
- * until the next poll.  Every `limen_backup_*{job="..."}` sample becomes
+ * ADMIN_BACKUP_POLL_S (every ADMIN_BACKUP_RETRY_S while it does not
+ * answer, e.g. just after both started) with a non-blocking evhttp
+ * request that gives up after ADMIN_BACKUP_TIMEOUT_S, parsed strictly
+ * (common/prom.h), and kept until the next poll.  Every `limen_backup_*{job="..."}` sample becomes
  * a field of that job ("last_success_timestamp_seconds", ...), so new
  * metrics of the companion show up without a change here.
  *
@@ -28,6 +29,7 @@
 #include "proxy/admin_internal.h"
 
 #define BACKUP_BODY_MAX (1024 * 1024)
+#define ADMIN_BACKUP_RETRY_S 1
 #define BACKUP_PREFIX "limen_backup_"
 
 static struct {
@@ -36,11 +38,13 @@ static struct {
 	char host[INET6_ADDRSTRLEN];
 	char hostport[INET6_ADDRSTRLEN + 8];
 	uint16_t port;
-	struct evhttp_connection *conn;	/* in flight */
+	struct evhttp_connection *conn;	/* of the last poll; freed by the next */
+	bool inflight;
 	json_t *jobs;			/* job -> { field: value } */
 	time_t fetched_at;		/* last success */
 	time_t tried_at;
 	char error[320];		/* of the last poll, "" if it worked */
+	char why[64];			/* from the error callback of this poll */
 } bk;
 
 static int
@@ -84,11 +88,34 @@ backup_error_cb(enum evhttp_request_error e, void *arg)
 	default:
 		break;
 	}
-	snprintf(bk.error, sizeof(bk.error), "%s: %s", bk.hostport, why);
+	snprintf(bk.why, sizeof(bk.why), "%s", why);
 }
+
+/* The next poll: sooner while the companion does not answer. */
+static void
+backup_schedule(void)
+{
+	struct timeval tv = { bk.error[0] ? ADMIN_BACKUP_RETRY_S :
+	    ADMIN_BACKUP_POLL_S, 0 };
+
+	if (bk.timer != NULL)
+		evtimer_add(bk.timer, &tv);
+}
+
+static void backup_done(struct evhttp_request *req);
 
 static void
 backup_done_cb(struct evhttp_request *req, void *arg)
+{
+	/* The connection is not freed here: libevent still uses it after
+	 * this callback (and never frees it itself after a failure). */
+	bk.inflight = false;
+	backup_done(req);
+	backup_schedule();
+}
+
+static void
+backup_done(struct evhttp_request *req)
 {
 	struct evbuffer *body;
 	json_t *jobs;
@@ -96,11 +123,9 @@ backup_done_cb(struct evhttp_request *req, void *arg)
 	size_t len;
 	int code;
 
-	bk.conn = NULL;		/* freed on completion by libevent */
 	if (req == NULL || (code = evhttp_request_get_response_code(req)) == 0) {
-		if (bk.error[0] == '\0')
-			snprintf(bk.error, sizeof(bk.error), "%s: no answer",
-			    bk.hostport);
+		snprintf(bk.error, sizeof(bk.error), "%s: %s", bk.hostport,
+		    bk.why[0] ? bk.why : "no answer");
 		return;
 	}
 	if (code != 200) {
@@ -130,13 +155,16 @@ backup_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct evhttp_request *req;
 
-	if (bk.conn != NULL)
+	if (bk.inflight)
 		return;		/* the last one is still running */
+	if (bk.conn != NULL)
+		evhttp_connection_free(bk.conn);
+	bk.conn = NULL;
 	bk.tried_at = time(NULL);
-	bk.error[0] = '\0';
+	bk.why[0] = '\0';
 	if ((bk.conn = evhttp_connection_base_new(bk.base, NULL, bk.host,
 	    bk.port)) == NULL)
-		return;
+		goto fail;
 	evhttp_connection_set_timeout(bk.conn, ADMIN_BACKUP_TIMEOUT_S);
 	evhttp_connection_set_retries(bk.conn, 0);
 	evhttp_connection_set_max_body_size(bk.conn, BACKUP_BODY_MAX);
@@ -144,7 +172,7 @@ backup_poll_cb(evutil_socket_t fd, short what, void *arg)
 	if ((req = evhttp_request_new(backup_done_cb, NULL)) == NULL) {
 		evhttp_connection_free(bk.conn);
 		bk.conn = NULL;
-		return;
+		goto fail;
 	}
 	evhttp_request_set_error_cb(req, backup_error_cb);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host",
@@ -156,9 +184,14 @@ backup_poll_cb(evutil_socket_t fd, short what, void *arg)
 		/* the request was freed by evhttp_make_request */
 		evhttp_connection_free(bk.conn);
 		bk.conn = NULL;
-		return;
+		goto fail;
 	}
-	evhttp_connection_free_on_completion(bk.conn);
+	bk.inflight = true;
+	return;
+fail:
+	snprintf(bk.error, sizeof(bk.error), "%s: cannot send a request",
+	    bk.hostport);
+	backup_schedule();
 }
 
 /* Where to reach the companion: its listen address, a wildcard replaced
@@ -196,7 +229,6 @@ backup_target(const struct conf_addr *a, char *host, size_t cap,
 void
 admin_backup_configure(struct event_base *base, const struct config *c)
 {
-	struct timeval tv = { ADMIN_BACKUP_POLL_S, 0 };
 	char host[sizeof(bk.host)];
 	uint16_t port;
 
@@ -213,12 +245,10 @@ admin_backup_configure(struct event_base *base, const struct config *c)
 	bk.port = port;
 	snprintf(bk.hostport, sizeof(bk.hostport), strchr(host, ':') ?
 	    "[%s]:%u" : "%s:%u", host, (unsigned)port);
-	if ((bk.timer = event_new(base, -1, EV_PERSIST, backup_poll_cb,
-	    NULL)) == NULL) {
+	if ((bk.timer = evtimer_new(base, backup_poll_cb, NULL)) == NULL) {
 		log_warnx("admin: cannot poll limen-backup: out of memory");
 		return;
 	}
-	event_add(bk.timer, &tv);
 	backup_poll_cb(-1, 0, NULL);
 }
 

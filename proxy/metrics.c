@@ -546,12 +546,13 @@ metrics_certs(size_t *n)
 
 	pthread_mutex_lock(&reg.mu);
 	*n = reg.n_certs;
-	if ((out = malloc((reg.n_certs + 1) * sizeof(*out))) != NULL)
+	if ((out = malloc((reg.n_certs + 1) * sizeof(*out))) != NULL &&
+	    reg.n_certs > 0)
 		memcpy(out, reg.certs, reg.n_certs * sizeof(*out));
 	else
 		*n = 0;
 	pthread_mutex_unlock(&reg.mu);
-	if (out != NULL)
+	if (out != NULL && *n > 1)
 		qsort(out, *n, sizeof(*out), metrics_cert_cmp);
 	return out;
 }
