@@ -585,12 +585,13 @@ admin_start(struct snapshot *s, const char *config_path)
 	admin_apply(s);
 	admin_rates_sample(s);
 	event_add(adm.rate_ev, &tv);
+	/* the workers run: a probe queued during startup gets "ok" */
+	atomic_store(&adm.ready, true);
 	if (pthread_create(&adm.thread, NULL, admin_main, NULL) != 0) {
 		log_error("admin: cannot start its thread");
 		return -1;
 	}
 	adm.started = true;
-	atomic_store(&adm.ready, true);
 	return 0;
 }
 
