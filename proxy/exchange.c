@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "proxy/accesslog.h"
 #include "proxy/action.h"
+#include "proxy/metrics.h"	/* admin hook */
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
@@ -65,6 +66,7 @@ exchange_free(struct exchange *x)
 	if (x->on_free != NULL)
 		x->on_free(x);
 	accesslog_exchange(x->w, x);
+	metrics_exchange_done(x);	/* admin hook */
 	evbuffer_free(x->req_body);
 	wsnap_unref(x->ws);
 	arena_free(x->arena);

@@ -51,7 +51,9 @@
 #include "conf/config.h"
 #include "conf/diag.h"
 #include "proxy/accesslog.h"
+#include "proxy/admin.h"	/* admin hook */
 #include "proxy/listener.h"
+#include "proxy/metrics.h"	/* admin hook */
 #include "proxy/pool.h"
 #include "proxy/server_internal.h"
 #include "proxy/snapshot.h"
@@ -188,6 +190,7 @@ server_reject(struct diag *d, const char *why)
 	joined = diag_join(d);
 	log_warnx("reload: rejected, the old configuration keeps serving%s%s",
 	    why ? ": " : "", why ? why : "");
+	metrics_reload_done(false, joined && *joined ? joined : why);	/* admin hook */
 	for (size_t i = 0; i < d->n; i++)
 		log_warnx("reload: %s:%d:%d: %s", d->items[i].file ?
 		    d->items[i].file : srv.config_path, d->items[i].line,
@@ -235,6 +238,8 @@ server_ack_cb(evutil_socket_t fd, short what, void *arg)
 	srv.snap = srv.next_snap;
 	srv.next_snap = NULL;
 	health_update(srv.snap->pools);
+	admin_publish(srv.snap);	/* admin hook */
+	metrics_reload_done(true, NULL);	/* admin hook */
 	log_init(srv.snap->conf->global.log_level,
 	    srv.snap->conf->global.log_format);
 	accesslog_configure(srv.snap->conf->global.access_log_path);
@@ -508,6 +513,7 @@ server_stop(void)
 		return;
 	srv.stopping = true;
 	sdnotify_send("STOPPING=1");
+	admin_stopping();	/* admin hook */
 	log_info("shutdown: no new connections; waiting up to %llums for "
 	    "requests in flight", (unsigned long long)ms);
 	if (srv.ctl != NULL) {
@@ -643,6 +649,10 @@ server_run(const char *config_path)
 	if (accesslog_configure(c->global.access_log_path) == -1)
 		log_warnx("access log disabled until the next reload");
 	ctl_open(c);
+	if (admin_open(c) == -1) {	/* admin hook */
+		rc = 1;
+		goto out;
+	}
 	if (c->global.pid_file != NULL) {
 		if (server_write_pid(c->global.pid_file) == -1)
 			log_warn("pid file %s", c->global.pid_file);
@@ -695,6 +705,7 @@ server_run(const char *config_path)
 	    c->n_pools);
 	for (ls = srv.lsocks; ls != NULL; ls = ls->next)
 		log_info("listening on %s", ls->text);
+	admin_start(srv.snap, config_path);	/* admin hook */
 	sdnotify_send("READY=1");
 	event_base_dispatch(srv.base);
 	rc = 0;
@@ -710,6 +721,7 @@ out:
 		workers_join(srv.workers, started);
 		workers_free(srv.workers, srv.n_workers);
 	}
+	admin_stop();	/* admin hook */
 	health_stop();
 	accesslog_shutdown();
 	free(first);

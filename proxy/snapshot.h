@@ -21,6 +21,7 @@
 #include "conf/config.h"
 
 struct diag;
+struct metrics_map;
 struct pools;
 struct ratelimit;
 struct router;
@@ -33,6 +34,7 @@ struct snapshot {
 	struct pools *pools;
 	struct ratelimit **ratelimits;	/* per route; NULL when off */
 	int *static_root_fds;		/* per route; -1 when not static */
+	struct metrics_map *metrics;	/* admin: series of routes, listeners */
 };
 
 /* Build the snapshot for config c (the snapshot takes the caller's
