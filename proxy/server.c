@@ -57,6 +57,7 @@
 #include "proxy/pool.h"
 #include "proxy/server_internal.h"
 #include "proxy/snapshot.h"
+#include "proxy/tls_listen.h"
 #include "proxy/worker.h"
 
 #define CONTROL_SOCK "control.sock"
@@ -749,6 +750,7 @@ out:
 	if (srv.next_snap)
 		snapshot_unref(srv.next_snap);
 	snapshot_unref(srv.snap);
+	tls_listen_shutdown();
 	if (srv.base)
 		event_base_free(srv.base);
 	return rc;

@@ -16,6 +16,7 @@
 #include "proxy/pool.h"
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
+#include "proxy/tls_listen.h"
 
 static void
 snapshot_free(struct snapshot *s)
@@ -36,6 +37,7 @@ snapshot_free(struct snapshot *s)
 	free(s->ratelimits);
 	free(s->static_root_fds);
 	metrics_map_free(s->metrics);	/* admin hook */
+	tls_listen_set_free(s->tls);
 	if (s->router != NULL)
 		router_free(s->router);
 	if (s->pools != NULL)
@@ -93,6 +95,11 @@ snapshot_build(struct config *c, struct snapshot *prev, unsigned n_workers,
 				return NULL;
 			}
 		}
+	}
+	/* Last: it re-reads the certificate files into the live stores. */
+	if ((s->tls = tls_listen_build(c, d)) == NULL) {
+		snapshot_free(s);
+		return NULL;
 	}
 	return s;
 oom:

@@ -25,6 +25,7 @@ struct metrics_map;
 struct pools;
 struct ratelimit;
 struct router;
+struct tls_listen_set;
 
 struct snapshot {
 	atomic_uint refs;
@@ -35,6 +36,7 @@ struct snapshot {
 	struct ratelimit **ratelimits;	/* per route; NULL when off */
 	int *static_root_fds;		/* per route; -1 when not static */
 	struct metrics_map *metrics;	/* admin: series of routes, listeners */
+	struct tls_listen_set *tls;	/* SSL_CTX per TLS listener */
 };
 
 /* Build the snapshot for config c (the snapshot takes the caller's
