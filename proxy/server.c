@@ -55,6 +55,7 @@
 #include "proxy/pool.h"
 #include "proxy/server_internal.h"
 #include "proxy/snapshot.h"
+#include "proxy/acme_glue.h"
 #include "proxy/tls_listen.h"
 #include "proxy/worker.h"
 
@@ -236,6 +237,7 @@ server_ack_cb(evutil_socket_t fd, short what, void *arg)
 	srv.snap = srv.next_snap;
 	srv.next_snap = NULL;
 	health_update(srv.snap->pools);
+	acme_glue_reload(srv.snap->conf);
 	log_init(srv.snap->conf->global.log_level,
 	    srv.snap->conf->global.log_format);
 	accesslog_configure(srv.snap->conf->global.access_log_path);
@@ -678,6 +680,9 @@ server_run(const char *config_path)
 		(void)privdrop_no_new_privs();
 	}
 
+	/* ACME on this loop, after the drop (its files belong to the
+	 * user), before the workers (stored certificates installed). */
+	(void)acme_glue_start(srv.base, srv.snap->conf);
 	if (health_start(srv.snap->pools) == -1)
 		log_warnx("health checks could not start");
 	if ((srv.workers = workers_new(srv.n_workers)) == NULL)
@@ -712,6 +717,7 @@ out:
 		workers_free(srv.workers, srv.n_workers);
 	}
 	health_stop();
+	acme_glue_stop();
 	accesslog_shutdown();
 	free(first);
 	while ((ls = srv.lsocks) != NULL) {
