@@ -8,6 +8,7 @@ at start, and a restart that orders nothing new.  Pebble and the state
 directory come from peers/acme_env.py (shared with test_acme_pebble.py).
 """
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -222,8 +223,24 @@ def test_run_renewal_keeps_open_connection(acme, run_limen, backend):
         return c if c and c.serial_number != first.serial_number else None
     second = wait_for(renewed, timeout=20, what="renewed certificate:\n" +
                       lim.log())
-    assert second.not_valid_after_utc >= first.not_valid_after_utc
+    assert second.not_valid_after >= first.not_valid_after
     head, body = ask("/two")
     assert head.startswith(b"HTTP/1.1 200"), head
     assert b"/two" in body
     s.close()
+
+
+def test_run_reload_orders_an_added_name(acme, run_limen, backend):
+    acme.start_pebble()
+    b = backend()
+    lim = run_limen(run_config(acme, b.address, names=NAMES[:1]),
+                    wait_ports=[acme.http_port, acme.tls_port])
+    wait_for(lambda: issued_by_pebble(acme.tls_port, NAMES[0]), timeout=20,
+             what="first name")
+    (acme.tmp / "limen.yaml").write_text(run_config(acme, b.address))
+    lim.send_signal(signal.SIGHUP)
+    wait_for(lambda: issued_by_pebble(acme.tls_port, NAMES[1]), timeout=20,
+             what="added name after reload:\n" + lim.log())
+    assert order_count(lim.log()) == 2
+    c = curl_https(acme.tls_port, NAMES[1], acme.pebble.roots_pem())
+    assert c.returncode == 0, c.stderr
