@@ -10,6 +10,7 @@
  */
 #include "proxy/acme_glue.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -19,12 +20,15 @@
 #include <openssl/pem.h>
 
 #include "acme/acme.h"
+#include "acme/store.h"
 #include "common/log.h"
 #include "proxy/exchange.h"
 #include "proxy/tls_listen.h"
 
 #define ACME_GLUE_PREFIX "/.well-known/acme-challenge/"
 #define ACME_GLUE_KEYAUTH_MAX 512
+/* as acme/acme.c when global.state_dir is not set */
+#define ACME_GLUE_STATE_DIR "/var/lib/limen"
 
 struct alpn_entry {
 	char *name;
@@ -243,6 +247,43 @@ acme_glue_start(struct event_base *base, struct config *c)
 	return 0;
 }
 
+/*
+ * After a reload: a TLS listener with `acme: true` that is new (or
+ * renamed) has a new, empty store; give it the certificates the manager
+ * already holds instead of stand-ins until their next renewal.
+ */
+static void
+acme_glue_reinstall(struct acme_manager *m, const struct config *c)
+{
+	struct acme_name_status st;
+	char **names = NULL, cpath[PATH_MAX], kpath[PATH_MAX];
+	int n;
+
+	if ((n = acme_names(c, &names)) <= 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		bool missing = false;
+
+		if (acme_manager_status(m, names[i], &st) == -1 || !st.has_cert)
+			continue;
+		for (size_t j = 0; j < c->n_listeners && !missing; j++) {
+			const struct conf_listener *l = &c->listeners[j];
+			struct certstore *store;
+
+			if (!l->tls.enabled || !l->tls.acme ||
+			    (store = tls_listen_store(l->name)) == NULL)
+				continue;
+			missing = !certstore_covers(store, names[i]);
+			certstore_unref(store);
+		}
+		if (missing && store_cert_paths(c->global.state_dir ?
+		    c->global.state_dir : ACME_GLUE_STATE_DIR, names[i], cpath,
+		    sizeof(cpath), kpath, sizeof(kpath)) == 0)
+			acme_glue_installed(NULL, names[i], cpath, kpath);
+	}
+	acme_names_free(names, n);
+}
+
 void
 acme_glue_reload(struct config *c)
 {
@@ -258,6 +299,7 @@ acme_glue_reload(struct config *c)
 	glue.conf = c;
 	if (acme_manager_update_config(m, c) == -1)
 		log_warnx("acme: reload: the previous ACME settings stay");
+	acme_glue_reinstall(m, c);
 }
 
 void

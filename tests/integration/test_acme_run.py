@@ -244,3 +244,29 @@ def test_run_reload_orders_an_added_name(acme, run_limen, backend):
     assert order_count(lim.log()) == 2
     c = curl_https(acme.tls_port, NAMES[1], acme.pebble.roots_pem())
     assert c.returncode == 0, c.stderr
+
+
+def test_run_reload_new_acme_listener_gets_the_certificates(acme, run_limen,
+                                                            backend):
+    acme.start_pebble()
+    b = backend()
+    lim = run_limen(run_config(acme, b.address),
+                    wait_ports=[acme.http_port, acme.tls_port])
+    for n in NAMES:
+        wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
+                 what="certificate for %s" % n)
+    port2 = free_port()
+    text = run_config(acme, b.address).replace("routes:", """  - name: websecure2
+    listen: ["127.0.0.1:%d"]
+    tls:
+      acme: true
+routes:""" % port2)
+    (acme.tmp / "limen.yaml").write_text(text)
+    lim.send_signal(signal.SIGHUP)
+    lim.wait_log(r"configuration 2 is live", timeout=10)
+    root = acme.pebble.roots_pem()
+    for n in NAMES:
+        c = wait_for(lambda: curl_https(port2, n, root).returncode == 0,
+                     timeout=5, what="pebble certificate on the new listener")
+        assert c
+    assert order_count(lim.log()) == 2
