@@ -22,6 +22,7 @@
 #include "common/arena.h"
 #include "common/log.h"
 #include "proxy/accesslog.h"
+#include "proxy/acme_glue.h"
 #include "proxy/action.h"
 #include "proxy/metrics.h"	/* admin hook */
 #include "proxy/ratelimit.h"
@@ -276,6 +277,8 @@ exchange_start(struct exchange *x)
 
 	exchange_client_ip(x);
 	exchange_set_request_id(x);
+	if (exchange_is_acme_challenge(x) && acme_glue_http01(x) == 0)
+		return;
 	if (x->listener != NULL && x->listener->redirect_https &&
 	    !exchange_is_acme_challenge(x)) {
 		exchange_redirect_https(x);
