@@ -39,6 +39,7 @@
 #include "proxy/exchange.h"
 #include "proxy/h1_parse.h"
 #include "proxy/listener.h"
+#include "proxy/metrics.h"	/* admin hook */
 #include "proxy/path.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
@@ -78,6 +79,7 @@ struct conn {
 	bool finish_pending;
 	bool peer_eof;			/* the client half-closed */
 	bool lingering;
+	unsigned mseries;		/* admin hook: listener series */
 };
 
 static const struct exchange_front h1_front;
@@ -173,6 +175,7 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	bufferevent_setwatermark(bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	worker_conn_add(w, c);
+	c->mseries = metrics_conn_open(w->id, w->cur->snap, l);	/* admin hook */
 	c->state = CONN_ACCEPTED;
 	conn_set_state(c, CONN_H1_IDLE);
 	return 0;
@@ -257,6 +260,7 @@ conn_free(struct conn *c)
 	evtimer_del(&c->timer);
 	bufferevent_free(c->bev);
 	c->state = CONN_CLOSED;
+	metrics_conn_close(c->w->id, c->mseries);	/* admin hook */
 	worker_conn_remove(c->w, c);
 	free(c);
 }

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "conf/diag.h"
+#include "proxy/metrics.h"	/* admin hook */
 #include "proxy/pool.h"
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
@@ -35,6 +36,7 @@ snapshot_free(struct snapshot *s)
 	}
 	free(s->ratelimits);
 	free(s->static_root_fds);
+	metrics_map_free(s->metrics);	/* admin hook */
 	tls_listen_set_free(s->tls);
 	if (s->router != NULL)
 		router_free(s->router);
@@ -68,6 +70,8 @@ snapshot_build(struct config *c, struct snapshot *prev, unsigned n_workers,
 	for (i = 0; i < n; i++)
 		s->static_root_fds[i] = -1;
 	if ((s->router = router_new(c)) == NULL)
+		goto oom;
+	if ((s->metrics = metrics_map_new(c)) == NULL)	/* admin hook */
 		goto oom;
 	if ((s->pools = pools_new(c, prev ? prev->pools : NULL,
 	    n_workers)) == NULL)

@@ -18,6 +18,7 @@
 #include "acme/acme.h"
 #include "common/log.h"
 #include "conf/diag.h"
+#include "proxy/acme_glue.h"
 #include "proxy/tls.h"
 
 struct tls_entry {
@@ -123,6 +124,8 @@ tls_listen_build(const struct config *c, struct diag *d)
 			    "listener %s: %s", l->name, err);
 			goto fail;
 		}
+		if (l->tls.acme)
+			tls_ctx_set_acme_hook(s->ctx[i], acme_glue_alpn, NULL);
 	}
 	pthread_mutex_unlock(&reg.mu);
 	return s;
