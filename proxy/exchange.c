@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "proxy/accesslog.h"
 #include "proxy/action.h"
+#include "proxy/checks.h"
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
@@ -287,6 +288,19 @@ exchange_start(struct exchange *x)
 	}
 	if (exchange_checks(x) == -1)
 		return;
+	switch (checks_run(x)) {
+	case CHECKS_PASS:
+		exchange_act(x);
+		break;
+	case CHECKS_ANSWERED:
+	case CHECKS_PENDING:
+		break;
+	}
+}
+
+void
+exchange_act(struct exchange *x)
+{
 	x->state = EXCHANGE_ACTION;
 	switch (x->route->action) {
 	case ACTION_POOL:

@@ -177,6 +177,8 @@ struct exchange *exchange_new(struct worker *w,
  * error) through the front; the front frees it with exchange_free() when
  * both the response and the request body are done, or on abort. */
 void exchange_start(struct exchange *x);
+/* After the checks (proxy/checks.c): run the route's action. */
+void exchange_act(struct exchange *x);
 /* Calls on_free, writes the access log line, frees the arena. */
 void exchange_free(struct exchange *x);
 /* Method flags for a method name. */

@@ -21,6 +21,7 @@
 #include "conf/config.h"
 
 struct diag;
+struct gateway;
 struct pools;
 struct ratelimit;
 struct router;
@@ -33,6 +34,7 @@ struct snapshot {
 	struct pools *pools;
 	struct ratelimit **ratelimits;	/* per route; NULL when off */
 	int *static_root_fds;		/* per route; -1 when not static */
+	struct gateway *gateway;	/* auth files, JWKS, WAF rules */
 };
 
 /* Build the snapshot for config c (the snapshot takes the caller's
