@@ -24,6 +24,7 @@
 #include "proxy/accesslog.h"
 #include "proxy/action.h"
 #include "proxy/checks.h"
+#include "proxy/encode.h"
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
@@ -482,6 +483,8 @@ exchange_send_head(struct exchange *x, enum exchange_body body,
 	exchange_resp_remove(x, "x-request-id");
 	exchange_resp_add_ref(x, "X-Request-ID", 12, x->request_id,
 	    x->request_id_len);
+	if (r != NULL && r->compress && encode_head(x, &body, &length) == -1)
+		return -1;
 	x->resp_body = body;
 	x->resp_content_length = length;
 	x->state = EXCHANGE_STREAM;
@@ -493,6 +496,8 @@ exchange_send_body(struct exchange *x, struct evbuffer *src, size_t n)
 {
 	if (n == 0)
 		return 0;
+	if (x->encoder != NULL)
+		return encode_body(x, src, n);
 	x->bytes_out += n;
 	return x->front->send_body(x, src, n);
 }
@@ -523,6 +528,10 @@ exchange_send_end(struct exchange *x)
 {
 	if (x->state == EXCHANGE_DONE || x->state == EXCHANGE_ABORTED)
 		return;
+	if (x->encoder != NULL && encode_end(x) == -1) {
+		exchange_error(x, 500);	/* head is out: cuts the connection */
+		return;
+	}
 	x->state = EXCHANGE_DONE;
 	x->front->send_end(x);
 }
