@@ -4,6 +4,9 @@
  * headers stripped, then auth.basic, auth.jwt, auth.forward and the WAF,
  * with the per-configuration state of proxy/gateway.h.
  *
+ * exchange.c calls checks_strip() before allow and rate_limit, and
+ * checks_run() after them.
+ *
  * The WAF inspects the request line and headers (URI arguments, cookies,
  * headers) and, of the body, only the bytes that were already read along
  * with the head (up to WAF_BODY_MAX): the runtime streams bodies to the
@@ -55,8 +58,7 @@ checks_req_add(struct exchange *x, const char *name, size_t name_len,
 	return 0;
 }
 
-/* Drop every client header that auth may set. */
-static void
+void
 checks_strip(struct exchange *x)
 {
 	size_t i, n = 0;
@@ -216,7 +218,6 @@ checks_run(struct exchange *x)
 	g = gateway_route(x->ws->snap->gateway, x->route->index);
 	if (g == NULL)
 		return CHECKS_PASS;
-	checks_strip(x);
 	if (g->basic != NULL && checks_basic(x, g) == -1)
 		return CHECKS_ANSWERED;
 	if (g->jwks != NULL && checks_jwt(x, g) == -1)

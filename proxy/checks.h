@@ -4,8 +4,8 @@
  * Gateway checks), run by exchange.c after allow and rate_limit and
  * before the action:
  *
- *   strip the identity headers auth sets (a client cannot forge them)
- *   -> auth.basic -> auth.jwt -> auth.forward (every configured one must
+ *   strip the identity headers auth sets (a client cannot forge them;
+ *   checks_strip(), before allow) -> allow -> rate_limit -> auth.basic -> auth.jwt -> auth.forward (every configured one must
  *   pass) -> waf -> action
  *
  * It reads the per-configuration state of proxy/gateway.h held by the
@@ -27,6 +27,8 @@ enum checks_result {
 	CHECKS_PENDING		/* forward auth in flight */
 };
 
+/* Drop every client request header that auth may set (first of all). */
+void checks_strip(struct exchange *x);
 enum checks_result checks_run(struct exchange *x);
 
 /* Add (copy) a request header; 0 or -1. */

@@ -287,6 +287,7 @@ exchange_start(struct exchange *x)
 		exchange_error(x, 404);
 		return;
 	}
+	checks_strip(x);
 	if (exchange_checks(x) == -1)
 		return;
 	switch (checks_run(x)) {
