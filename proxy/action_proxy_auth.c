@@ -14,10 +14,19 @@
  * a refused connection or an unparsable answer is 503.  If the client
  * goes away first, the exchange's on_free tears the subrequest down.
  *
- * Not done yet: https auth URLs (refused with 503 and a log line) and the
- * `cache` of 2xx answers.
+ * With `cache`, a 2xx answer's copied headers are kept per worker thread
+ * (FWD_CACHE_SLOTS entries of at most FWD_CACHE_VALUE bytes, keyed by
+ * auth_forward_cache_key() and the snapshot generation, so a reload
+ * starts afresh); requests with neither Authorization nor Cookie are
+ * never cached.
+ *
+ * Not done yet: https auth URLs (refused with 503 and a log line).
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -35,6 +44,19 @@
 #include "proxy/worker.h"
 
 #define FWD_HEAD_MAX (32 * 1024)
+#define FWD_CACHE_SLOTS 64
+#define FWD_CACHE_VALUE 1024		/* names and values of one entry */
+
+struct fwd_cache_entry {
+	unsigned char key[32];
+	uint64_t generation;		/* 0: empty */
+	uint64_t expires_ms;
+	uint16_t n_headers;
+	uint16_t len;
+	char blob[FWD_CACHE_VALUE];	/* name NUL value NUL ... */
+};
+
+static _Thread_local struct fwd_cache_entry fwd_cache[FWD_CACHE_SLOTS];
 
 struct fwd {
 	struct exchange *x;
@@ -42,7 +64,11 @@ struct fwd {
 	struct bufferevent *bev;
 	struct event *timer;
 	struct h1_response resp;
+	bool cacheable;
+	unsigned char key[32];
 };
+
+static void fwd_cache_store(struct fwd *f);
 
 static void
 fwd_close(struct fwd *f)
@@ -100,6 +126,8 @@ fwd_answer(struct fwd *f, const char *buf, size_t len)
 				return;
 			}
 		}
+		if (f->cacheable)
+			fwd_cache_store(f);
 		fwd_close(f);
 		x->action_ctx = NULL;
 		checks_after_forward(x);
@@ -300,6 +328,67 @@ fwd_write_request(struct fwd *f, const struct auth_forward_url *u)
 	return evbuffer_add(out, "\r\n", 2);
 }
 
+static uint64_t
+fwd_now_ms(void)
+{
+	return worker_now_ns() / 1000000;
+}
+
+/* A cached pass for this request: headers copied, 1; else 0; -1 on OOM. */
+static int
+fwd_cache_lookup(struct fwd *f)
+{
+	struct exchange *x = f->x;
+	struct fwd_cache_entry *e;
+	const char *p;
+
+	e = &fwd_cache[f->key[0] % FWD_CACHE_SLOTS];
+	if (e->generation != x->ws->snap->generation ||
+	    e->expires_ms <= fwd_now_ms() ||
+	    CRYPTO_memcmp(e->key, f->key, sizeof(f->key)) != 0)
+		return 0;
+	p = e->blob;
+	for (unsigned i = 0; i < e->n_headers; i++) {
+		size_t nl = strlen(p), vl = strlen(p + nl + 1);
+
+		if (checks_req_add(x, p, nl, p + nl + 1, vl) == -1)
+			return -1;
+		p += nl + vl + 2;
+	}
+	return 1;
+}
+
+static void
+fwd_cache_store(struct fwd *f)
+{
+	struct exchange *x = f->x;
+	struct fwd_cache_entry *e = &fwd_cache[f->key[0] % FWD_CACHE_SLOTS];
+	size_t len = 0, n = 0;
+
+	e->generation = 0;
+	for (size_t i = 0; i < f->resp.n_headers; i++) {
+		const struct h1_header *h = &f->resp.headers[i];
+
+		if (!auth_forward_copy_header(f->conf, h->name, h->name_len))
+			continue;
+		if (len + h->name_len + h->value_len + 2 > sizeof(e->blob) ||
+		    memchr(h->value, '\0', h->value_len) != NULL)
+			return;		/* too big to keep: not cached */
+		memcpy(e->blob + len, h->name, h->name_len);
+		len += h->name_len;
+		e->blob[len++] = '\0';
+		memcpy(e->blob + len, h->value, h->value_len);
+		len += h->value_len;
+		e->blob[len++] = '\0';
+		n++;
+	}
+	memcpy(e->key, f->key, sizeof(e->key));
+	e->n_headers = (uint16_t)n;
+	e->len = (uint16_t)len;
+	e->expires_ms = fwd_now_ms() + f->conf->cache_ms;
+	e->generation = x->ws->snap->generation;
+}
+
 enum checks_result
 checks_forward_start(struct exchange *x)
 {
@@ -317,6 +406,31 @@ checks_forward_start(struct exchange *x)
 	f->conf = x->route->auth.forward;
 	x->action_ctx = f;
 	x->on_free = fwd_on_free;
+	if (f->conf->cache_ms > 0) {
+		const struct exchange_header *a = exchange_req_header(x,
+		    "authorization");
+		const struct exchange_header *c = exchange_req_header(x,
+		    "cookie");
+
+		f->cacheable = auth_forward_cache_key(x->route->index,
+		    a ? a->value : NULL, a ? a->value_len : 0,
+		    c ? c->value : NULL, c ? c->value_len : 0, f->key) == 0;
+		if (f->cacheable) {
+			int rc = fwd_cache_lookup(f);
+
+			if (rc != 0) {
+				x->on_free = NULL;
+				x->action_ctx = NULL;
+				if (rc == -1) {
+					exchange_error(x, 500);
+					return CHECKS_ANSWERED;
+				}
+				/* the caller goes on with the WAF and the
+				 * action */
+				return CHECKS_PASS;
+			}
+		}
+	}
 	if (g->forward_url.tls) {
 		fwd_fail(f, "https auth URLs are not supported yet");
 		return CHECKS_ANSWERED;

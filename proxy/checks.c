@@ -222,8 +222,12 @@ checks_run(struct exchange *x)
 		return CHECKS_ANSWERED;
 	if (g->jwks != NULL && checks_jwt(x, g) == -1)
 		return CHECKS_ANSWERED;
-	if (g->forward)
-		return checks_forward_start(x);
+	if (g->forward) {
+		enum checks_result r = checks_forward_start(x);
+
+		if (r != CHECKS_PASS)	/* PASS: a cached answer */
+			return r;
+	}
 	if (g->waf != NULL && checks_waf(x, g) == -1)
 		return CHECKS_ANSWERED;
 	return CHECKS_PASS;

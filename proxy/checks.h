@@ -35,7 +35,8 @@ enum checks_result checks_run(struct exchange *x);
 int checks_req_add(struct exchange *x, const char *name, size_t name_len,
     const char *value, size_t value_len);
 
-/* The forward-auth subrequest (action_proxy_auth.c): CHECKS_PENDING, or
+/* The forward-auth subrequest (action_proxy_auth.c): CHECKS_PENDING,
+ * CHECKS_PASS for a cached 2xx (headers already copied), or
  * CHECKS_ANSWERED if it could not even start (503 sent). */
 enum checks_result checks_forward_start(struct exchange *x);
 /* Forward auth passed: the WAF, then the action. */

@@ -228,6 +228,24 @@ def test_forward_auth(run_limen, tmp_path, backend, auth_service):
     assert r.status == 503 and time.time() - t < 5
 
 
+def test_forward_auth_cache(run_limen, tmp_path, backend, auth_service):
+    b = backend()
+    port, _ = start(run_limen, tmp_path, b, {"auth": {"forward": {
+        "url": "http://127.0.0.1:%d/oauth2/auth" % auth_service.port,
+        "copy_headers": ["X-Auth-Request-User"], "cache": "30s"}}})
+    good = {"Cookie": "session=good"}
+    for _ in range(4):      # 2 workers: at most one miss each
+        assert seen(get(port, "/", headers=good))[
+            "x-auth-request-user"] == "alice"
+    assert auth_service.count <= 2
+    n = auth_service.count
+    assert get(port, "/", headers={"Cookie": "session=other"}).status == 302
+    assert get(port, "/", headers={"Cookie": "session=other"}).status == 302
+    assert auth_service.count == n + 2      # refusals are never cached
+    assert get(port, "/").status == 302     # anonymous: asked every time
+    assert auth_service.count == n + 3
+
+
 def test_forward_auth_unreachable(run_limen, tmp_path, backend):
     b = backend()
     port, _ = start(run_limen, tmp_path, b, {"auth": {"forward": {

@@ -6,7 +6,8 @@ contract): limen sends it a GET per request and acts on the answer.
   Cookie: session=hang   -> never answers (limen's timeout -> 503)
   anything else          -> 302 to /login with a small body
 
-It records the X-Forwarded-* headers of the last subrequest in .last.
+It records the headers of the last subrequest in .last and counts
+subrequests in .count.
 """
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         srv = self.server.owner
         srv.last = {k: v for k, v in self.headers.items()}
+        srv.count += 1
         cookie = self.headers.get("Cookie", "")
         if "session=hang" in cookie:
             srv.hang.wait(10)
@@ -49,6 +51,7 @@ class AuthService:
         self.httpd.owner = self
         self.port = self.httpd.server_address[1]
         self.last = None
+        self.count = 0
         self.hang = threading.Event()
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        daemon=True)
