@@ -7,12 +7,11 @@
  * exchange.c calls checks_strip() before allow and rate_limit, and
  * checks_run() after them.
  *
- * The WAF inspects the request line and headers (URI arguments, cookies,
- * headers) and, of the body, only the bytes that were already read along
- * with the head (up to WAF_BODY_MAX): the runtime streams bodies to the
- * upstream as they arrive and the check stage runs before the action, so
- * full body inspection would need the action to wait for up to
- * WAF_BODY_MAX bytes first.  Not done yet.
+ * The WAF inspects the request line and headers, then waits (the
+ * exchange stays in CHECKS) for the first WAF_BODY_MAX bytes of a request
+ * body, or the whole body if shorter, and inspects them; they stay in
+ * req_body, so the action streams the body on as usual.  The rest of a
+ * longer body is not inspected.
  */
 #include "proxy/checks.h"
 
@@ -141,6 +140,44 @@ checks_waf_free(void *arg)
 	waf_tx_free(arg);
 }
 
+/*
+ * The body part of the WAF: once WAF_BODY_MAX bytes (or the whole body)
+ * are in req_body, feed them (without draining) and decide.  0 while
+ * waiting, 1 passed (on_req_body and action_ctx cleared), -1 answered.
+ */
+static int
+checks_waf_body(struct exchange *x)
+{
+	struct waf_tx *tx = x->action_ctx;
+	size_t have = evbuffer_get_length(x->req_body);
+	size_t want = waf_tx_body_wanted(tx);
+
+	if (!x->req_body_done && have < want)
+		return 0;
+	if (have > want)
+		have = want;
+	x->on_req_body = NULL;
+	x->action_ctx = NULL;
+	if (have > 0 && waf_tx_body(tx, evbuffer_pullup(x->req_body,
+	    (ev_ssize_t)have), have) == -1) {
+		exchange_error(x, 500);
+		return -1;
+	}
+	if (waf_tx_body_done(tx) == WAF_DENY) {
+		exchange_error(x, waf_tx_status(tx));
+		return -1;
+	}
+	return 1;
+}
+
+static void
+checks_waf_on_body(struct exchange *x)
+{
+	if (checks_waf_body(x) == 1)
+		exchange_act(x);
+}
+
+/* 0 passed, 1 waiting for the body (continues by itself), -1 answered. */
 static int
 checks_waf(struct exchange *x, const struct gateway_route *g)
 {
@@ -188,22 +225,27 @@ checks_waf(struct exchange *x, const struct gateway_route *g)
 			return -1;
 		}
 	v = waf_tx_headers_done(tx);
-	if (v == WAF_PASS) {
-		/* Phase 2 (the CRS's blocking evaluation) with the part of
-		 * the body already read along with the head, bounded. */
-		size_t have = evbuffer_get_length(x->req_body);
-		size_t want = waf_tx_body_wanted(tx);
-
-		if (have > want)
-			have = want;
-		if (have > 0 && waf_tx_body(tx, evbuffer_pullup(x->req_body,
-		    (ev_ssize_t)have), have) == -1) {
-			exchange_error(x, 500);
+	if (v == WAF_DENY) {
+		exchange_error(x, waf_tx_status(tx));
+		return -1;
+	}
+	if (x->req_body_kind != EXCHANGE_BODY_NONE &&
+	    waf_tx_body_wanted(tx) > 0) {
+		/* Wait for the first WAF_BODY_MAX bytes (or the whole body):
+		 * they stay in req_body for the action. */
+		x->action_ctx = tx;
+		x->on_req_body = checks_waf_on_body;
+		exchange_continue(x);
+		switch (checks_waf_body(x)) {
+		case 0:
+			return 1;	/* waiting */
+		case 1:
+			return 0;
+		default:
 			return -1;
 		}
-		v = waf_tx_body_done(tx);
 	}
-	if (v == WAF_DENY) {
+	if (waf_tx_body_done(tx) == WAF_DENY) {
 		exchange_error(x, waf_tx_status(tx));
 		return -1;
 	}
@@ -228,8 +270,13 @@ checks_run(struct exchange *x)
 		if (r != CHECKS_PASS)	/* PASS: a cached answer */
 			return r;
 	}
-	if (g->waf != NULL && checks_waf(x, g) == -1)
-		return CHECKS_ANSWERED;
+	if (g->waf != NULL)
+		switch (checks_waf(x, g)) {
+		case -1:
+			return CHECKS_ANSWERED;
+		case 1:
+			return CHECKS_PENDING;
+		}
 	return CHECKS_PASS;
 }
 
@@ -239,7 +286,7 @@ checks_after_forward(struct exchange *x)
 	const struct gateway_route *g;
 
 	g = gateway_route(x->ws->snap->gateway, x->route->index);
-	if (g->waf != NULL && checks_waf(x, g) == -1)
-		return;
+	if (g->waf != NULL && checks_waf(x, g) != 0)
+		return;		/* answered, or waiting for the body */
 	exchange_act(x);
 }

@@ -296,6 +296,25 @@ def test_waf_block_and_detect(run_limen, tmp_path, backend):
     assert get(port, sqli, host="detect.test", headers=ua).status == 200
     lim.wait_log("detect mode", timeout=5)
     assert get(port, "/item?id=42", host="detect.test", headers=ua).status == 200
+    # request bodies: a form post with an injection, a normal one, and a
+    # large normal upload that still reaches the backend whole
+    form = dict(ua, **{"Content-Type": "application/x-www-form-urlencoded"})
+    bad = b"user=admin&pw=1%27%20OR%20%271%27%3D%271"
+    assert get(port, "/login", host="block.test", method="POST", body=bad,
+               headers=form).status == 403
+    r = get(port, "/login", host="block.test", method="POST",
+            body=b"user=alice&pw=secret", headers=form)
+    assert r.status == 200 and r.json()["body_len"] == 20
+    big = b"data=" + b"x" * (600 * 1024)
+    r = get(port, "/upload", host="block.test", method="POST", body=big,
+            headers=form)
+    assert r.status == 200 and r.json()["body_len"] == len(big)
+    (tmp_path / "form").write_bytes(big)
+    p = run_cmd(["curl", "-sS", "-H", "Host: block.test", "-H",
+                 "Expect: 100-continue", "--data-binary",
+                 "@" + str(tmp_path / "form"),
+                 "http://127.0.0.1:%d/upload" % port])
+    assert p.returncode == 0 and json.loads(p.stdout)["body_len"] == len(big)
 
 
 # ---- compress ------------------------------------------------------------
