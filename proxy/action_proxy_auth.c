@@ -20,16 +20,22 @@
  * starts afresh); requests with neither Authorization nor Cookie are
  * never cached.
  *
- * Not done yet: https auth URLs (refused with 503 and a log line).
+ * https URLs are verified against the system's trusted roots
+ * (SSL_CERT_FILE / SSL_CERT_DIR are honoured, as everywhere in OpenSSL).
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -65,6 +71,7 @@ struct fwd {
 	struct event *timer;
 	struct h1_response resp;
 	bool cacheable;
+	bool tls;
 	unsigned char key[32];
 };
 
@@ -258,12 +265,22 @@ static void
 fwd_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct fwd *f = arg;
+	unsigned long e;
 
-	(void)bev;
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	if (what & BEV_EVENT_EOF) {
 		fwd_check(f, true);
+		return;
+	}
+	if ((what & BEV_EVENT_ERROR) && f->tls &&
+	    (e = bufferevent_get_openssl_error(bev)) != 0) {
+		const char *r = ERR_reason_error_string(e);
+
+		while (bufferevent_get_openssl_error(bev) != 0)
+			;
+		ERR_clear_error();
+		fwd_fail(f, r != NULL ? r : "TLS handshake failed");
 		return;
 	}
 	fwd_fail(f, (what & BEV_EVENT_ERROR) ?
@@ -389,6 +406,40 @@ fwd_cache_store(struct fwd *f)
 	e->generation = x->ws->snap->generation;
 }
 
+/* A plain or TLS bufferevent for the auth URL (TLS: SNI and the name or
+ * address verified against the system's trusted roots). */
+static struct bufferevent *
+fwd_bev_new(struct exchange *x, const struct auth_forward_url *u)
+{
+	struct bufferevent *bev;
+	unsigned char ip[16];
+	SSL *ssl;
+
+	if (!u->tls)
+		return bufferevent_socket_new(x->w->base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if ((ssl = SSL_new(gateway_tls_client(x->ws->snap->gateway))) ==
+	    NULL)
+		return NULL;
+	if (inet_pton(AF_INET, u->host, ip) == 1 ||
+	    inet_pton(AF_INET6, u->host, ip) == 1) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    u->host) != 1)
+			goto fail;
+	} else if (SSL_set_tlsext_host_name(ssl, u->host) != 1 ||
+	    SSL_set1_host(ssl, u->host) != 1)
+		goto fail;
+	bev = bufferevent_openssl_socket_new(x->w->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		goto fail;
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
 enum checks_result
 checks_forward_start(struct exchange *x)
 {
@@ -404,6 +455,7 @@ checks_forward_start(struct exchange *x)
 	}
 	f->x = x;
 	f->conf = x->route->auth.forward;
+	f->tls = g->forward_url.tls;
 	x->action_ctx = f;
 	x->on_free = fwd_on_free;
 	if (f->conf->cache_ms > 0) {
@@ -431,18 +483,13 @@ checks_forward_start(struct exchange *x)
 			}
 		}
 	}
-	if (g->forward_url.tls) {
-		fwd_fail(f, "https auth URLs are not supported yet");
-		return CHECKS_ANSWERED;
-	}
 	ms = f->conf->timeout_ms ? f->conf->timeout_ms : 2000;
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	if ((f->timer = evtimer_new(x->w->base, fwd_timeout_cb, f)) == NULL ||
 	    evtimer_add(f->timer, &tv) == -1 ||
-	    (f->bev = bufferevent_socket_new(x->w->base, -1,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		fwd_fail(f, "out of memory");
+	    (f->bev = fwd_bev_new(x, &g->forward_url)) == NULL) {
+		fwd_fail(f, "cannot set up the connection");
 		return CHECKS_ANSWERED;
 	}
 	bufferevent_setcb(f->bev, fwd_read_cb, NULL, fwd_event_cb, f);

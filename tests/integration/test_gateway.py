@@ -32,12 +32,12 @@ def htpasswd(tmp_path):
     return path
 
 
-def start(run_limen, tmp_path, b, route_extra, pools=None):
+def start(run_limen, tmp_path, b, route_extra, pools=None, **kw):
     port = free_port()
     route = {"host": ["*"], "path": "/", "pool": "app"}
     route.update(route_extra)
     text = config(port, [route], pools or {"app": pool(b.address)}, tmp_path)
-    lim = run_limen(text, wait_ports=[port])
+    lim = run_limen(text, wait_ports=[port], **kw)
     return port, lim
 
 
@@ -244,6 +244,36 @@ def test_forward_auth_cache(run_limen, tmp_path, backend, auth_service):
     assert auth_service.count == n + 2      # refusals are never cached
     assert get(port, "/").status == 302     # anonymous: asked every time
     assert auth_service.count == n + 3
+
+
+def test_forward_auth_https(run_limen, tmp_path, backend):
+    from peers.auth_service import AuthService
+    crt, key = tmp_path / "auth.crt", tmp_path / "auth.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+         "-subj", "/CN=auth", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(crt)],
+        check=True, capture_output=True)
+    svc = AuthService(tls=(str(crt), str(key)))
+    svc.start()
+    try:
+        b = backend()
+        route = {"auth": {"forward": {
+            "url": "https://127.0.0.1:%d/oauth2/auth" % svc.port,
+            "copy_headers": ["X-Auth-Request-User"]}}}
+        # trusted through SSL_CERT_FILE: through
+        port, _ = start(run_limen, tmp_path, b, route,
+                        env={"SSL_CERT_FILE": str(crt)})
+        h = seen(get(port, "/", headers={"Cookie": "session=good"}))
+        assert h["x-auth-request-user"] == "alice"
+        assert get(port, "/").status == 302
+        # a certificate limen does not trust: 503, never an open door
+        port, _ = start(run_limen, tmp_path, b, route, name="untrusted.yaml",
+                        env={"SSL_CERT_FILE": str(tmp_path / "none.pem")})
+        assert get(port, "/", headers={"Cookie": "session=good"}).status == 503
+    finally:
+        svc.stop()
 
 
 def test_forward_auth_unreachable(run_limen, tmp_path, backend):

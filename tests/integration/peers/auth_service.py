@@ -9,6 +9,7 @@ contract): limen sends it a GET per request and acts on the answer.
 It records the headers of the last subrequest in .last and counts
 subrequests in .count.
 """
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -45,8 +46,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class AuthService:
-    def __init__(self):
+    def __init__(self, tls=None):
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        if tls is not None:         # (certfile, keyfile): answer over TLS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
+                                                server_side=True)
         self.httpd.daemon_threads = True
         self.httpd.owner = self
         self.port = self.httpd.server_address[1]
