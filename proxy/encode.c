@@ -5,6 +5,7 @@
 #include "proxy/encode.h"
 
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -25,10 +26,24 @@ encode_resp_header(const struct exchange *x, const char *lname)
 	return NULL;
 }
 
+#define ENCODE_STEP (64 * 1024)	/* input compressed per step */
+
+struct encode {
+	struct compress_stream *s;
+	struct evbuffer *rest;		/* input not compressed yet */
+	void (*next_drained)(struct exchange *x);	/* the action's */
+	bool end_pending;		/* the action ended the body */
+	bool finished;
+};
+
 static void
-encode_stream_free(void *arg)
+encode_free(void *arg)
 {
-	compress_stream_free(arg);
+	struct encode *e = arg;
+
+	compress_stream_free(e->s);
+	if (e->rest != NULL)
+		evbuffer_free(e->rest);
 }
 
 int
@@ -37,7 +52,7 @@ encode_head(struct exchange *x, enum exchange_body *body, uint64_t *length)
 	const struct exchange_header *h, *ae;
 	struct compress_head head;
 	struct compress_decision d;
-	struct compress_stream *s;
+	struct encode *e;
 	enum compress_enc accepted;
 	char buf[1024];
 	int n;
@@ -88,9 +103,13 @@ encode_head(struct exchange *x, enum exchange_body *body, uint64_t *length)
 		    (size_t)n) == -1)
 			return -1;
 	}
-	if ((s = compress_stream_new(d.enc)) == NULL ||
-	    arena_add_cleanup(x->arena, encode_stream_free, s) == -1) {
-		compress_stream_free(s);
+	if ((e = arena_calloc(x->arena, 1, sizeof(*e))) == NULL)
+		return -1;
+	e->s = compress_stream_new(d.enc);
+	e->rest = evbuffer_new();
+	if (e->s == NULL || e->rest == NULL ||
+	    arena_add_cleanup(x->arena, encode_free, e) == -1) {
+		encode_free(e);
 		return -1;
 	}
 	exchange_resp_remove(x, "content-length");
@@ -99,7 +118,7 @@ encode_head(struct exchange *x, enum exchange_body *body, uint64_t *length)
 	if (exchange_resp_add_ref(x, "Content-Encoding", 16,
 	    compress_enc_name(d.enc), strlen(compress_enc_name(d.enc))) == -1)
 		return -1;
-	x->encoder = s;
+	x->encoder = e;
 	*body = EXCHANGE_BODY_STREAM;
 	*length = 0;
 	return 0;
@@ -116,31 +135,90 @@ encode_send(struct exchange *x, struct evbuffer *out)
 	return x->front->send_body(x, out, n);
 }
 
-int
-encode_body(struct exchange *x, struct evbuffer *src, size_t n)
+/* Compress what waits in e->rest while the front has room; then, if the
+ * action already ended the body, end the response. */
+static int
+encode_pump(struct exchange *x)
 {
+	struct encode *e = x->encoder;
 	struct evbuffer *out;
-	int rc = -1;
+	size_t n;
+	int rc = 0;
 
 	if ((out = evbuffer_new()) == NULL)
 		return -1;
-	if (compress_stream_write_buffer(x->encoder, src, n, out) == 0 &&
-	    compress_stream_flush(x->encoder, out) == 0)
-		rc = encode_send(x, out);
+	while (rc == 0 && (n = evbuffer_get_length(e->rest)) > 0 &&
+	    x->front->out_pending(x) < EXCHANGE_BUF_HIGH) {
+		if (n > ENCODE_STEP)
+			n = ENCODE_STEP;
+		if (compress_stream_write_buffer(e->s, e->rest, n, out) == -1 ||
+		    compress_stream_flush(e->s, out) == -1 ||
+		    encode_send(x, out) == -1)
+			rc = -1;
+	}
 	evbuffer_free(out);
+	if (rc == 0 && e->end_pending &&
+	    evbuffer_get_length(e->rest) == 0)
+		exchange_send_end(x);
 	return rc;
+}
+
+static void
+encode_on_drained(struct exchange *x)
+{
+	struct encode *e = x->encoder;
+
+	if (encode_pump(x) == -1) {
+		exchange_error(x, 500);	/* head is out: cuts the connection */
+		return;
+	}
+	if (evbuffer_get_length(e->rest) == 0 && !e->end_pending &&
+	    e->next_drained != NULL)
+		e->next_drained(x);
+}
+
+/*
+ * The input is moved (not copied: a static file's segment stays a file
+ * reference) and compressed ENCODE_STEP at a time while the front's
+ * output stays under EXCHANGE_BUF_HIGH; the rest waits for on_drained.
+ * So a whole file handed over at once never sits compressed in memory.
+ */
+int
+encode_body(struct exchange *x, struct evbuffer *src, size_t n)
+{
+	struct encode *e = x->encoder;
+
+	while (n > 0) {
+		size_t step = n > (1u << 30) ? (1u << 30) : n;
+
+		if (evbuffer_remove_buffer(src, e->rest, step) != (int)step)
+			return -1;
+		n -= step;
+	}
+	if (x->on_drained != encode_on_drained) {
+		e->next_drained = x->on_drained;
+		x->on_drained = encode_on_drained;
+	}
+	return encode_pump(x);
 }
 
 int
 encode_end(struct exchange *x)
 {
+	struct encode *e = x->encoder;
 	struct evbuffer *out;
 	int rc = -1;
 
+	if (e->finished)
+		return 0;
+	e->end_pending = true;
+	if (evbuffer_get_length(e->rest) > 0)
+		return 1;	/* encode_pump() ends it when the rest is out */
 	if ((out = evbuffer_new()) == NULL)
 		return -1;
-	if (compress_stream_finish(x->encoder, out) == 0)
+	if (compress_stream_finish(e->s, out) == 0)
 		rc = encode_send(x, out);
 	evbuffer_free(out);
+	e->finished = true;
 	return rc;
 }

@@ -9,9 +9,11 @@
  * Content-Length / Accept-Ranges) and switches the framing to
  * EXCHANGE_BODY_STREAM (chunked towards HTTP/1.1 clients).  Then
  * exchange_send_body() passes each piece through encode_body() and
- * exchange_send_end() calls encode_end() for the trailer.  Every piece is
- * compressed and sync-flushed as it comes, so memory stays at the codec's
- * window and a trickling response is never held back.  Works for any
+ * exchange_send_end() calls encode_end() for the trailer.  Input is
+ * compressed 64 KiB at a time while the front's output is under
+ * EXCHANGE_BUF_HIGH (a static file handed over whole waits as a file
+ * reference, resumed by on_drained), each step sync-flushed, so memory
+ * stays bounded and a trickling response is never held back.  Works for any
  * action (proxy, static; limen's own small answers fall under the
  * minimum size).
  */
@@ -28,9 +30,11 @@ struct evbuffer;
 /* Edit the head and the framing; 0, or -1 (out of memory). */
 int encode_head(struct exchange *x, enum exchange_body *body,
     uint64_t *length);
-/* Compress n bytes of src (drained) and send them; 0 or -1. */
+/* Take n bytes of src (drained) to compress and send; 0 or -1. */
 int encode_body(struct exchange *x, struct evbuffer *src, size_t n);
-/* Finish the stream and send the rest; 0 or -1. */
+/* Finish the stream and send the rest: 0, -1, or 1 when input still
+ * waits for the client to read (encode.c calls exchange_send_end() again
+ * once it is out). */
 int encode_end(struct exchange *x);
 
 #endif

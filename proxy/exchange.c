@@ -529,9 +529,15 @@ exchange_send_end(struct exchange *x)
 {
 	if (x->state == EXCHANGE_DONE || x->state == EXCHANGE_ABORTED)
 		return;
-	if (x->encoder != NULL && encode_end(x) == -1) {
-		exchange_error(x, 500);	/* head is out: cuts the connection */
-		return;
+	if (x->encoder != NULL) {
+		switch (encode_end(x)) {
+		case -1:
+			exchange_error(x, 500);	/* head is out: cuts the
+						 * connection */
+			return;
+		case 1:
+			return;		/* encode.c calls again when done */
+		}
 	}
 	x->state = EXCHANGE_DONE;
 	x->front->send_end(x);

@@ -36,7 +36,7 @@
 
 struct arena;
 struct bufferevent;
-struct compress_stream;
+struct encode;
 struct evbuffer;
 struct exchange;
 struct pool;
@@ -151,7 +151,7 @@ struct exchange {
 	enum exchange_body resp_body;
 	uint64_t resp_content_length;
 	uint64_t bytes_out;		/* response body bytes sent */
-	struct compress_stream *encoder; /* compress: on (proxy/encode.c) */
+	struct encode *encoder;		/* compress: on (proxy/encode.c) */
 	uint64_t bytes_in_wire;		/* request bytes read (head + body) */
 
 	/* ---- the action ---- */

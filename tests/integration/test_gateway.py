@@ -415,3 +415,52 @@ def test_compress_static_and_proxy(run_limen, tmp_path, backend):
                  "-H", "Accept-Encoding: gzip",
                  "http://127.0.0.1:%d/x?%s" % (port, "b" * 1200)])
     assert p.returncode == 0 and json.loads(p.stdout)["path"].startswith("/x?")
+
+
+def test_compress_big_static_file_streams(run_limen, tmp_path):
+    """A large text file is compressed piece by piece as the client reads,
+    never whole in memory."""
+    import socket
+    import zlib
+
+    def anon_kib(pid):     # heap, not the file pages mapped to read it
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    root = tmp_path / "www"
+    root.mkdir()
+    data = base64.b64encode(os.urandom(18 * 1024 * 1024))   # 24 MiB, ~75 %
+    (root / "big.txt").write_bytes(data)
+    port = free_port()
+    lim = run_limen(config(port, [{"host": ["*"], "compress": True,
+                                   "static": {"root": str(root)}}],
+                           None, tmp_path), wait_ports=[port])
+    before = anon_kib(lim.pid)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(b"GET /big.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip"
+                  b"\r\nConnection: close\r\n\r\n")
+        raw = s.recv(65536)
+        # a slow reader: limen must wait, not compress the whole file now
+        time.sleep(0.5)
+        during = anon_kib(lim.pid)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    head, body = raw.split(b"\r\n\r\n", 1)
+    assert b"Content-Encoding: gzip" in head
+    assert b"Transfer-Encoding: chunked" in head
+    out, rest = b"", body
+    while True:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        rest = rest[size + 2:]
+    assert zlib.decompress(out, 16 + zlib.MAX_WBITS) == data
+    # the compressed body is ~18 MiB: it never sat in limen's memory whole
+    assert during - before < 8 * 1024, (before, during)
