@@ -272,6 +272,8 @@ struct pg_conn *pg_connect(const struct conf_backup_job *job,
 struct pg_conn *pg_connect_socket(const char *sockdir, const char *user,
     const char *dbname);
 void pg_close(struct pg_conn *c);
+/* From a signal handler: cancel the queries of every open connection. */
+void pg_cancel_all(void);
 /* Run a command; 0 or -1 (logged). */
 int pg_exec(struct pg_conn *c, const char *sql);
 /* The first column of the first row of a query (malloc'd), NULL on error. */
@@ -314,6 +316,9 @@ int job_open(struct job_ctx *ctx, const struct config *cfg,
 void job_close(struct job_ctx *ctx);
 const struct conf_backup_job *job_find(const struct config *cfg,
     const char *name);
+/* mkdir -p the job directory (and hand a physical job's WAL directory to
+ * the server's user when we are root). */
+int job_prepare_dirs(struct job_ctx *ctx);
 /* The exclusive job lock: 0, or -1 (busy: errno EWOULDBLOCK; logged). */
 int job_lock(struct job_ctx *ctx);
 /* Remove backup directories without a complete manifest (under the lock). */
@@ -403,7 +408,7 @@ struct cluster {
 /* Build a scratch cluster from physical backup m in backup_dir, recover
  * it to the target and start it; cluster_destroy() in every case. */
 int cluster_start(struct job_ctx *ctx, const char *backup_dir,
-    const struct manifest *m, enum cluster_target target, time_t when,
+    const struct manifest *m, enum cluster_target target, const char *when,
     struct cluster *cl);
 void cluster_destroy(struct cluster *cl);
 /* Scratch directory root for a job. */

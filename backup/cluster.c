@@ -187,7 +187,7 @@ cluster_wait_ready(struct cluster *cl, const struct manifest *m)
 
 int
 cluster_start(struct job_ctx *ctx, const char *backup_dir,
-    const struct manifest *m, enum cluster_target target, time_t when,
+    const struct manifest *m, enum cluster_target target, const char *when,
     struct cluster *cl)
 {
 	const struct conf_backup_job *job = ctx->job;
@@ -196,7 +196,6 @@ cluster_start(struct job_ctx *ctx, const char *backup_dir,
 	char a_conf[PATH_MAX + 32], a_hba[PATH_MAX + 32], a_ident[PATH_MAX + 32];
 	char a_sock[PATH_MAX + 40], a_restore[2 * PATH_MAX + 64];
 	char a_target[160], tbuf[64];
-	struct tm tm;
 
 	memset(cl, 0, sizeof *cl);
 	cl->pm.errfd = -1;
@@ -252,8 +251,19 @@ cluster_start(struct job_ctx *ctx, const char *backup_dir,
 		    m->restore_point);
 		break;
 	case CLUSTER_TARGET_TIME:
-		gmtime_r(&when, &tm);
-		strftime(tbuf, sizeof tbuf, "%Y-%m-%d %H:%M:%S+00", &tm);
+		/* RFC 3339 as checked by manifest_time_parse: PostgreSQL
+		 * reads it as is, fractions of a second included */
+		snprintf(tbuf, sizeof tbuf, "%s", when ? when : "");
+		/* its parser wants "2026-11-22 03:00:00.5+00", not T and Z */
+		for (char *p = tbuf; *p; p++) {
+			if (*p == 'T' || *p == 't')
+				*p = ' ';
+			else if ((*p == 'Z' || *p == 'z') && p[1] == '\0' &&
+			    (size_t)(p - tbuf) + 4 <= sizeof tbuf) {
+				strcpy(p, "+00");
+				break;
+			}
+		}
 		snprintf(a_target, sizeof a_target, "recovery_target_time=%s",
 		    tbuf);
 		break;

@@ -112,6 +112,42 @@ job_key(const struct job_ctx *ctx)
 	return ctx->has_key ? ctx->key : NULL;
 }
 
+/*
+ * Create the job directory.  For a physical job, PostgreSQL's
+ * archive_command (running as the server's user) writes JOB/wal/: when we
+ * are root, hand JOB/ and JOB/wal/ to that user (run_as) if root owns them.
+ */
+int
+job_prepare_dirs(struct job_ctx *ctx)
+{
+	char wal[PATH_MAX];
+	struct stat st;
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+
+	if (fsutil_mkdirs(ctx->jobdir, 0750) == -1) {
+		log_warn("job %s: create %s", ctx->job->name, ctx->jobdir);
+		return -1;
+	}
+	if (ctx->job->kind != BACKUP_PHYSICAL || geteuid() != 0)
+		return 0;
+	if (cluster_user(ctx->job, &drop, &uid, &gid) == -1 || !drop)
+		return 0;
+	wal_dir(ctx, wal, sizeof wal);
+	if (mkdir(wal, 0750) == -1 && errno != EEXIST) {
+		log_warn("job %s: create %s", ctx->job->name, wal);
+		return -1;
+	}
+	if (stat(ctx->jobdir, &st) == 0 && st.st_uid == 0 &&
+	    chown(ctx->jobdir, uid, gid) == -1)
+		log_warn("job %s: chown %s", ctx->job->name, ctx->jobdir);
+	if (stat(wal, &st) == 0 && st.st_uid == 0 &&
+	    chown(wal, uid, gid) == -1)
+		log_warn("job %s: chown %s", ctx->job->name, wal);
+	return 0;
+}
+
 int
 job_lock(struct job_ctx *ctx)
 {
@@ -119,10 +155,8 @@ job_lock(struct job_ctx *ctx)
 
 	if (ctx->lock_fd != -1)
 		return 0;
-	if (fsutil_mkdirs(ctx->jobdir, 0750) == -1) {
-		log_warn("job %s: create %s", ctx->job->name, ctx->jobdir);
+	if (job_prepare_dirs(ctx) == -1)
 		return -1;
-	}
 	bpath(path, sizeof path, "%s/.lock", ctx->jobdir);
 	if ((ctx->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) ==
 	    -1) {
@@ -251,10 +285,8 @@ job_backup(struct job_ctx *ctx, char id[BACKUP_ID_MAX])
 	id[0] = '\0';
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	m.start = time(NULL);
-	if (fsutil_mkdirs(ctx->jobdir, 0750) == -1) {
-		log_warn("job %s: create %s", job->name, ctx->jobdir);
+	if (job_prepare_dirs(ctx) == -1)
 		return -1;
-	}
 	if (job_make_dir(ctx, m.start, id, dir, sizeof dir) == -1)
 		return -1;
 	snprintf(m.id, sizeof m.id, "%s", id);

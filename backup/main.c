@@ -46,6 +46,7 @@ main_signal(int sig)
 {
 	(void)sig;
 	backup_stop = 1;
+	pg_cancel_all();
 }
 
 struct args {

@@ -22,7 +22,28 @@
 
 struct pg_conn {
 	PGconn *conn;
+	int slot;		/* in pg_cancels, -1 = none */
 };
+
+/*
+ * Cancel handles of the open connections, for the SIGTERM handler: a
+ * query waiting on a lock would otherwise keep a stopping job alive
+ * (libpq retries its poll after EINTR).  PQcancel is async-signal-safe.
+ */
+#define PG_CANCEL_SLOTS 8
+static PGcancel *volatile pg_cancels[PG_CANCEL_SLOTS];
+
+void
+pg_cancel_all(void)
+{
+	char err[256];
+
+	for (int i = 0; i < PG_CANCEL_SLOTS; i++) {
+		PGcancel *c = pg_cancels[i];
+		if (c != NULL)
+			PQcancel(c, err, sizeof err);
+	}
+}
 
 /* The job's password: the loaded secret, else read password_file, else
  * one given inside the conninfo.  malloc'd or NULL. */
@@ -53,6 +74,14 @@ pg_password(const struct conf_backup_job *job)
 	return pw;
 }
 
+/* Server notices ("database does not exist, skipping") are not news. */
+static void
+pg_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	log_debug("postgresql: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
 static struct pg_conn *
 pg_wrap(PGconn *conn, const char *what)
 {
@@ -77,6 +106,14 @@ pg_wrap(PGconn *conn, const char *what)
 		return NULL;
 	}
 	c->conn = conn;
+	c->slot = -1;
+	PQsetNoticeProcessor(conn, pg_notice, NULL);
+	for (int i = 0; i < PG_CANCEL_SLOTS; i++)
+		if (pg_cancels[i] == NULL) {
+			pg_cancels[i] = PQgetCancel(conn);
+			c->slot = i;
+			break;
+		}
 	return c;
 }
 
@@ -129,6 +166,11 @@ pg_close(struct pg_conn *c)
 {
 	if (c == NULL)
 		return;
+	if (c->slot >= 0) {
+		PGcancel *k = pg_cancels[c->slot];
+		pg_cancels[c->slot] = NULL;
+		PQfreeCancel(k);
+	}
 	PQfinish(c->conn);
 	free(c);
 }

@@ -142,19 +142,37 @@ proc_drain_stderr(struct proc *p, bool failed, char **out)
 	buf[n] = '\0';
 	if (out)
 		*out = strdup(buf);
-	for (line = strtok_r(buf, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		if (lines++ >= PROC_LOG_LINES) {
-			more++;
-			continue;
+	/* keep the last lines: that is where tools say why they failed */
+	{
+		size_t plen = strlen(p->name);
+		char *lines_v[PROC_LOG_LINES];
+		int nl = 0;
+
+		for (line = strtok_r(buf, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			/* "pg_dump: error: x" under the name pg_dump */
+			if (strncmp(line, p->name, plen) == 0 &&
+			    strncmp(line + plen, ": ", 2) == 0)
+				line += plen + 2;
+			if (nl == PROC_LOG_LINES) {
+				memmove(lines_v, lines_v + 1,
+				    (PROC_LOG_LINES - 1) * sizeof *lines_v);
+				nl--;
+				more++;
+			}
+			lines_v[nl++] = line;
+			lines++;
 		}
-		if (failed)
-			log_warnx("%s: %s", p->name, line);
-		else
-			log_info("%s: %s", p->name, line);
+		if (more)
+			log_warnx("%s: (%d earlier lines not shown)", p->name,
+			    more);
+		for (int i = 0; i < nl; i++) {
+			if (failed)
+				log_warnx("%s: %s", p->name, lines_v[i]);
+			else
+				log_info("%s: %s", p->name, lines_v[i]);
+		}
 	}
-	if (more)
-		log_warnx("%s: (%d more lines)", p->name, more);
 	free(buf);
 done:
 	close(p->errfd);

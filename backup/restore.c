@@ -292,7 +292,7 @@ restore_run(struct job_ctx *ctx, const struct restore_req *r)
 		enum cluster_target t = r->time_text ? CLUSTER_TARGET_TIME :
 		    r->id ? CLUSTER_TARGET_NAME : CLUSTER_TARGET_LATEST;
 		cluster_used = true;
-		if (cluster_start(ctx, dir, &e->m, t, r->time, &cl) == -1 ||
+		if (cluster_start(ctx, dir, &e->m, t, r->time_text, &cl) == -1 ||
 		    restore_copy_from_cluster(ctx, &cl, &e->m, tmp) == -1)
 			goto out;
 	}

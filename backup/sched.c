@@ -66,6 +66,7 @@ sched_child_signal(int sig)
 {
 	(void)sig;
 	backup_stop = 1;
+	pg_cancel_all();
 }
 
 /* In the forked child: run the job and exit. */

@@ -143,7 +143,7 @@ verify_physical(struct job_ctx *ctx, const char *dir,
 	struct pg_conn *conn;
 	int rc = -1;
 
-	if (cluster_start(ctx, dir, m, CLUSTER_TARGET_NAME, 0, &cl) == 0 &&
+	if (cluster_start(ctx, dir, m, CLUSTER_TARGET_NAME, NULL, &cl) == 0 &&
 	    (conn = pg_connect_socket(cl.sock, m->superuser, m->database)) !=
 	    NULL) {
 		if (pg_count_rows(conn, true, got) == 0)
