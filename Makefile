@@ -37,7 +37,7 @@ Q := @
 endif
 
 PKGS := libevent libevent_openssl libevent_pthreads openssl libnghttp2 \
-        yaml-0.1 jansson libpq zlib libzstd
+        yaml-0.1 jansson libpq zlib libzstd libbrotlienc libbrotlidec modsecurity
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -194,7 +194,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/limen
 	install -m 0755 bin/limen bin/limen-backup $(DESTDIR)$(BINDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/limen/limen.yaml || \
-	  install -m 0640 conf/limen.yaml $(DESTDIR)$(SYSCONFDIR)/limen/limen.yaml
+	  install -m 0644 packaging/limen.yaml $(DESTDIR)$(SYSCONFDIR)/limen/limen.yaml
 	if [ -d packaging/systemd ] && ls packaging/systemd/*.service >/dev/null 2>&1; then \
 	  install -d $(DESTDIR)$(UNITDIR) && \
 	  install -m 0644 packaging/systemd/*.service $(DESTDIR)$(UNITDIR)/; fi

@@ -401,16 +401,6 @@ order_done(const struct client_result *res, void *arg)
 		mn->failures++;
 		free(mn->last_error);
 		mn->last_error = strdup(res->error);
-		if (res->authz_failed && mn->chal_pref + 1 <
-		    m->ctx.n_challenges) {
-			mn->chal_pref++;
-			log_warnx("acme: %s: %s; trying %s next", mn->name,
-			    res->error, acme_json_chal_name(
-			    m->ctx.challenges[mn->chal_pref]));
-			name_schedule_ms(mn, 1000);
-			break;
-		}
-		mn->chal_pref = 0;
 		if (m->max_attempts > 0 && mn->failures >= m->max_attempts) {
 			mn->gave_up = true;
 			mn->next = 0;
@@ -419,11 +409,33 @@ order_done(const struct client_result *res, void *arg)
 			    " (the current certificate stays)" : "");
 			break;
 		}
+		if (res->authz_failed && mn->chal_pref + 1 <
+		    m->ctx.n_challenges) {
+			/* the CA could not reach us this way: the next
+			 * configured challenge type, at once */
+			mn->chal_pref++;
+			log_warnx("acme: %s: %s; trying %s next", mn->name,
+			    res->error, acme_json_chal_name(
+			    m->ctx.challenges[mn->chal_pref]));
+			name_schedule_ms(mn, 1000);
+			break;
+		}
+		mn->chal_pref = 0;
 		delay = renew_backoff_ms(mn->failures, m->retry_base_ms,
 		    m->retry_max_ms, renew_random());
 		if (res->retry_after > 0 &&
 		    (uint64_t)res->retry_after * 1000 > delay)
 			delay = (uint64_t)res->retry_after * 1000;
+		if (m->max_attempts > 0 && delay > m->retry_max_ms) {
+			/* a bounded run (limen certs) does not wait hours
+			 * for a rate limit */
+			mn->gave_up = true;
+			mn->next = 0;
+			log_warnx("acme: %s: %s; the CA asks to wait %llu s, "
+			    "giving up", mn->name, res->error,
+			    (unsigned long long)(delay + 999) / 1000);
+			break;
+		}
 		log_warnx("acme: %s: %s; retrying in %llu s (attempt %u)%s",
 		    mn->name, res->error, (unsigned long long)(delay + 999) /
 		    1000, mn->failures + 1, mn->have_cert ?

@@ -8,7 +8,8 @@
  * stores what it gets (store.c) and tells the proxy through hooks.  It
  * lives on one event loop (the caller's) and never blocks it; every hook
  * is called from that loop's thread.  Only the HTTP-01 lookup may be
- * called from any thread (the proxy's workers).
+ * called from any thread (the proxy's workers).  Like any network code
+ * here, it expects SIGPIPE to be ignored by the process.
  *
  * Typical use by the proxy:
  *

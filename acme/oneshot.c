@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * oneshot.c — see oneshot.h.  The HTTP-01 responder is libevent's evhttp
- * server: it answers GET /.well-known/acme-challenge/TOKEN from the
- * manager's token store and 404 to everything else; it lives only as long
- * as the command.
+ * oneshot.c — see oneshot.h.  The responders live only as long as the
+ * command:
+ *
+ *  - HTTP-01 on the plaintext listeners: libevent's evhttp server answers
+ *    GET /.well-known/acme-challenge/TOKEN from the manager's token store
+ *    and 404 to everything else;
+ *  - TLS-ALPN-01 on the TLS listeners with acme: a TLS server that only
+ *    completes handshakes offering ALPN "acme-tls/1" for a name with a
+ *    pending challenge, presenting its RFC 8737 certificate, then closes.
  */
 #include "acme/oneshot.h"
 
@@ -14,11 +19,16 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include "acme/acme.h"
 #include "acme/challenge.h"
@@ -31,6 +41,15 @@
 #define ONESHOT_ATTEMPTS	3
 #define ONESHOT_RETRY_BASE_MS	1000
 #define ONESHOT_RETRY_MAX_MS	8000
+#define ONESHOT_MAX_LISTENERS	32
+
+/* A pending TLS-ALPN-01 certificate. */
+struct alpn_cert {
+	struct alpn_cert *next;
+	char *name;
+	X509 *cert;
+	EVP_PKEY *key;
+};
 
 struct oneshot {
 	struct event_base *base;
@@ -39,6 +58,10 @@ struct oneshot {
 	int n_names;
 	bool all_settled;
 	bool interrupted;
+	SSL_CTX *alpn_ctx;
+	struct alpn_cert *alpn_certs;
+	struct evconnlistener *alpn_listeners[ONESHOT_MAX_LISTENERS];
+	size_t n_alpn_listeners;
 };
 
 static void
@@ -155,6 +178,204 @@ bind_http01(struct event_base *base, const struct config *cfg,
 	return bound;
 }
 
+/* ---- TLS-ALPN-01 ---------------------------------------------------------- */
+
+static struct alpn_cert *
+alpn_find(struct oneshot *os, const char *name)
+{
+	for (struct alpn_cert *c = os->alpn_certs; c != NULL; c = c->next)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static void
+alpn_clear(void *arg, const char *name)
+{
+	struct oneshot *os = arg;
+	struct alpn_cert **pp, *c;
+
+	for (pp = &os->alpn_certs; (c = *pp) != NULL; pp = &c->next)
+		if (strcmp(c->name, name) == 0) {
+			*pp = c->next;
+			X509_free(c->cert);
+			EVP_PKEY_free(c->key);
+			free(c->name);
+			free(c);
+			return;
+		}
+}
+
+static int
+alpn_set(void *arg, const char *name, const char *cert_pem,
+    const char *key_pem)
+{
+	struct oneshot *os = arg;
+	struct alpn_cert *c = calloc(1, sizeof *c);
+	BIO *cb = BIO_new_mem_buf(cert_pem, -1), *kb = BIO_new_mem_buf(key_pem,
+	    -1);
+
+	if (c == NULL || cb == NULL || kb == NULL ||
+	    (c->name = strdup(name)) == NULL ||
+	    (c->cert = PEM_read_bio_X509(cb, NULL, NULL, NULL)) == NULL ||
+	    (c->key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL)) == NULL) {
+		if (c != NULL) {
+			X509_free(c->cert);
+			free(c->name);
+		}
+		free(c);
+		BIO_free(cb);
+		BIO_free(kb);
+		return -1;
+	}
+	BIO_free(cb);
+	BIO_free(kb);
+	alpn_clear(os, name);
+	c->next = os->alpn_certs;
+	os->alpn_certs = c;
+	return 0;
+}
+
+/* SNI, early in the handshake (before the cipher is chosen, which needs
+ * a certificate): the challenge certificate of a name with a pending
+ * challenge, or a fatal alert. */
+static int
+alpn_servername(SSL *ssl, int *alert, void *arg)
+{
+	struct oneshot *os = arg;
+	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	struct alpn_cert *c;
+
+	if (sni == NULL || (c = alpn_find(os, sni)) == NULL ||
+	    SSL_use_certificate(ssl, c->cert) != 1 ||
+	    SSL_use_PrivateKey(ssl, c->key) != 1) {
+		*alert = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* ALPN: acme-tls/1 only (RFC 8737 §4: nothing else is served here). */
+static int
+alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char acme_tls[] = "acme-tls/1";
+
+	(void)arg;
+	for (unsigned int i = 0; i < inlen; i += 1u + in[i]) {
+		if (in[i] != 10 || i + 1u + 10 > inlen ||
+		    memcmp(in + i + 1, acme_tls, 10) != 0)
+			continue;
+		log_info("acme: answered TLS-ALPN-01 for %s",
+		    SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
+		*out = acme_tls;
+		*outlen = 10;
+		return SSL_TLSEXT_ERR_OK;
+	}
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+static void
+alpn_conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	/* handshake done (the validator closes next) or failed: either way
+	 * this connection has nothing more to say */
+	bufferevent_free(bev);
+}
+
+static void
+alpn_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct oneshot *os = arg;
+	struct timeval tv = { 10, 0 };
+	struct bufferevent *bev;
+	SSL *ssl = SSL_new(os->alpn_ctx);
+
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	if (ssl == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	bev = bufferevent_openssl_socket_new(os->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		return;
+	}
+	bufferevent_setcb(bev, NULL, NULL, alpn_conn_event, os);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* Listen for TLS-ALPN-01 on every address of every TLS listener with
+ * acme; the number of addresses bound, or -1. */
+static int
+bind_tlsalpn(struct oneshot *os, const struct config *cfg)
+{
+	if ((os->alpn_ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(os->alpn_ctx, TLS1_2_VERSION) != 1)
+		return -1;
+	SSL_CTX_set_tlsext_servername_callback(os->alpn_ctx, alpn_servername);
+	SSL_CTX_set_tlsext_servername_arg(os->alpn_ctx, os);
+	SSL_CTX_set_alpn_select_cb(os->alpn_ctx, alpn_select, os);
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct conf_listener *l = &cfg->listeners[i];
+
+		if (!l->tls.enabled || !l->tls.acme)
+			continue;
+		for (size_t k = 0; k < l->n_addrs; k++) {
+			const struct conf_addr *a = &l->addrs[k];
+			struct evconnlistener *lev;
+
+			if (os->n_alpn_listeners == ONESHOT_MAX_LISTENERS)
+				return -1;
+			lev = evconnlistener_new_bind(os->base, alpn_accept, os,
+			    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
+			    LEV_OPT_CLOSE_ON_EXEC, 128,
+			    (const struct sockaddr *)&a->sa, (int)a->sa_len);
+			if (lev == NULL) {
+				log_warn("limen certs: cannot listen on %s "
+				    "(listener %s)", a->text, l->name);
+				return -1;
+			}
+			os->alpn_listeners[os->n_alpn_listeners++] = lev;
+			log_info("limen certs: answering TLS-ALPN-01 on %s",
+			    a->text);
+		}
+	}
+	return (int)os->n_alpn_listeners;
+}
+
+static void
+alpn_free(struct oneshot *os)
+{
+	for (size_t i = 0; i < os->n_alpn_listeners; i++)
+		evconnlistener_free(os->alpn_listeners[i]);
+	while (os->alpn_certs != NULL)
+		alpn_clear(os, os->alpn_certs->name);
+	SSL_CTX_free(os->alpn_ctx);
+}
+
+/* Whether the configuration asks for challenge type t (the default is
+ * both). */
+static bool
+wants(const struct config *cfg, enum conf_acme_challenge t)
+{
+	if (cfg->acme.n_challenges == 0)
+		return true;
+	for (size_t i = 0; i < cfg->acme.n_challenges; i++)
+		if (cfg->acme.challenges[i] == t)
+			return true;
+	return false;
+}
+
 int
 oneshot_certs_config(const struct config *cfg)
 {
@@ -169,7 +390,7 @@ oneshot_certs_config(const struct config *cfg)
 	};
 	struct acme_name_status st;
 	char cpath[PATH_MAX], kpath[PATH_MAX], tb[32];
-	int rc = 2, ok = 0;
+	int rc = 2, ok = 0, n_http = 0, n_alpn = 0;
 
 	os.n_names = acme_names(cfg, &os.names);
 	if (os.n_names == -1) {
@@ -181,6 +402,8 @@ oneshot_certs_config(const struct config *cfg)
 		    "on a listener with tls.acme: true\n");
 		return 0;
 	}
+	/* a peer that closes first must not kill us (validators do) */
+	signal(SIGPIPE, SIG_IGN);
 	if ((os.base = event_base_new()) == NULL ||
 	    (dns = evdns_base_new(os.base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL ||
@@ -191,13 +414,24 @@ oneshot_certs_config(const struct config *cfg)
 	evhttp_set_max_headers_size(http, 16 * 1024);
 	evhttp_set_max_body_size(http, 0);
 	evhttp_set_gencb(http, http01_cb, &os);
-	switch (bind_http01(os.base, cfg, http)) {
-	case -1:
+	if (wants(cfg, ACME_CHALLENGE_HTTP01) &&
+	    (n_http = bind_http01(os.base, cfg, http)) == -1) {
 		rc = 1;
 		goto done;
-	case 0:
-		fprintf(stderr, "limen certs: no plaintext listener to answer "
-		    "HTTP-01 on\n");
+	}
+	if (wants(cfg, ACME_CHALLENGE_TLSALPN01)) {
+		if ((n_alpn = bind_tlsalpn(&os, cfg)) == -1) {
+			rc = 1;
+			goto done;
+		}
+		if (n_alpn > 0) {
+			hooks.tlsalpn01_set = alpn_set;
+			hooks.tlsalpn01_clear = alpn_clear;
+		}
+	}
+	if (n_http + n_alpn == 0) {
+		fprintf(stderr, "limen certs: no listener to answer the "
+		    "configured challenges on\n");
 		rc = 1;
 		goto done;
 	}
@@ -205,7 +439,6 @@ oneshot_certs_config(const struct config *cfg)
 	    (sigterm = evsignal_new(os.base, SIGTERM, on_signal, &os)) == NULL ||
 	    evsignal_add(sigint, NULL) == -1 || evsignal_add(sigterm, NULL) == -1)
 		goto done;
-	/* only HTTP-01 here: the TLS listener is the proxy's */
 	if ((os.m = acme_manager_new(os.base, dns, cfg, &hooks)) == NULL) {
 		rc = 1;
 		goto done;
@@ -234,6 +467,7 @@ done:
 	if (rc == 2)
 		fprintf(stderr, "limen certs: cannot set up the event loop\n");
 	acme_manager_free(os.m);
+	alpn_free(&os);
 	if (sigint)
 		event_free(sigint);
 	if (sigterm)
@@ -256,7 +490,8 @@ oneshot_certs(const char *config_path)
 	int rc;
 
 	diag_init(&d);
-	c = conf_load(config_path, &d);
+	/* the backup jobs' secrets are limen-backup's, not ours */
+	c = conf_load_ex(config_path, CONF_LOAD_SKIP_BACKUP_SECRETS, &d);
 	diag_sort(&d);
 	diag_print(&d, stderr);
 	diag_free(&d);

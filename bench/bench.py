@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -220,7 +221,7 @@ class Proc:
     def log_tail(self, n=3):
         with open(os.path.join(self.work, self.name + ".log"), "rb") as f:
             lines = f.read().decode("utf-8", "replace").strip().splitlines()
-        return " | ".join(lines[-n:]) or "(no output)"
+        return " | ".join(lines[-n:]) or "nothing"
 
     def stat_pid(self):
         """The process doing the proxying: the nginx worker, else itself."""
@@ -338,7 +339,16 @@ class Bench:
             p = self.start_limen_proc(v, hp)
             if p is None:
                 return
-        p.start()
+        if name == "limen":
+            try:
+                p.start(timeout=5)
+            except RuntimeError as e:
+                p.stop()
+                self.not_yet["limen"] = "`limen run` does not serve: %s; its log: %s" % (
+                    e, p.log_tail(1))
+                return
+        else:
+            p.start()
         self.procs.append(p)
         self.proxies[name] = [p, self.probe(name, hp, sp), hp, sp]
 
@@ -631,6 +641,10 @@ def main(argv=None):
     a.scenarios = a.scenarios.split(",")
     if a.quick:
         a.duration, a.rounds, a.conns = 1, 1, 500
+    # the idle scenario holds 10,000 connections: every process started
+    # from here (proxies, clients) inherits the raised soft limit
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     b = Bench(a)
     t0 = time.monotonic()
     load0 = loadavg()

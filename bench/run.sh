@@ -10,7 +10,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 missing=""
-for p in $(grep -v '^#' bench/deps.txt | grep -v '^$'); do
+# shellcheck disable=SC2013  # one package name per line
+for p in $(sed -e '/^#/d' -e '/^$/d' bench/deps.txt); do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
 		missing="$missing $p"
 	fi
@@ -27,13 +28,11 @@ if [ -n "$missing" ]; then
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	rc=0
+	# shellcheck disable=SC2086
 	{ $SUDO apt-get update -qq &&
-	  # shellcheck disable=SC2086
 	  $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; } || rc=$?
 	[ -n "$policy" ] && $SUDO rm -f $policy
 	[ $rc -eq 0 ] || exit $rc
 fi
 
-# the idle scenario holds 10,000 connections: raise the soft limit
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 exec /usr/bin/python3 bench/bench.py "$@"

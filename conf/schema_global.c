@@ -124,6 +124,12 @@ static const struct conf_key global_keys[] = {
 	  .doc = "open connections per client address; 0 = unlimited" },
 	{ .name = "max_conns", .type = &conf_t_u32, .off = G(max_conns),
 	  .def = "0", .doc = "open client connections per process; 0 = unlimited" },
+	{ .name = "header_timeout", .type = &conf_t_duration,
+	  .off = G(header_timeout_ms), .def = "10s",
+	  .doc = "time a client has to send a whole request head (else 408)" },
+	{ .name = "keepalive_timeout", .type = &conf_t_duration,
+	  .off = G(keepalive_timeout_ms), .def = "60s",
+	  .doc = "idle time allowed on a client connection between requests" },
 	{ .name = "resolvers", .type = &conf_t_strings, .off = G(resolvers),
 	  .off2 = G(n_resolvers), .example = "[\"127.0.0.1:53\"]",
 	  .doc = "DNS servers (ip:port) for pool server names; "

@@ -745,6 +745,49 @@ proxy_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* ---- picking and connecting ------------------------------------------ */
 
+/* The value `hash_key: header:NAME | cookie:NAME` names, or NULL. */
+static const char *
+proxy_hash_value(const struct exchange *x, const struct conf_pool *pc,
+    size_t *len)
+{
+	const char *name = pc->hash_key_name;
+	size_t nl = name ? strlen(name) : 0;
+
+	if (pc->balance != BALANCE_HASH || name == NULL)
+		return NULL;
+	for (size_t i = 0; i < x->n_req_headers; i++) {
+		const struct exchange_header *h = &x->req_headers[i];
+
+		if (pc->hash_key == HASH_HEADER) {
+			if (h->name_len == nl &&
+			    strncasecmp(h->name, name, nl) == 0) {
+				*len = h->value_len;
+				return h->value;
+			}
+			continue;
+		}
+		if (pc->hash_key != HASH_COOKIE || !hdr_is(h, "cookie", 6))
+			continue;
+		/* Cookie: a=1; sid=xyz */
+		for (const char *c = h->value, *end = h->value + h->value_len;
+		    c < end;) {
+			const char *semi = memchr(c, ';', (size_t)(end - c));
+			const char *stop = semi ? semi : end, *eq;
+
+			while (c < stop && (*c == ' ' || *c == '\t'))
+				c++;
+			eq = memchr(c, '=', (size_t)(stop - c));
+			if (eq != NULL && (size_t)(eq - c) == nl &&
+			    memcmp(c, name, nl) == 0) {
+				*len = (size_t)(stop - eq - 1);
+				return eq + 1;
+			}
+			c = semi ? semi + 1 : end;
+		}
+	}
+	return NULL;
+}
+
 static void
 proxy_attempt(struct proxy *p)
 {
@@ -757,6 +800,7 @@ proxy_attempt(struct proxy *p)
 	ctx.client = (const struct sockaddr *)&x->client;
 	ctx.tried = p->tried;
 	ctx.n_tried = p->n_tried;
+	ctx.hash_value = proxy_hash_value(x, p->pc, &ctx.hash_len);
 	p->state = PROXY_PICK;
 	p->connected = p->head_written = p->got_bytes = false;
 	p->req_end_sent = false;

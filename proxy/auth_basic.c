@@ -533,8 +533,8 @@ auth_basic_check_at(const struct auth_basic *ab, const char *value,
 		goto out;
 	*colon = '\0';
 	probe.name = (char *)cred;
-	u = bsearch(&probe, ab->users, ab->n_users, sizeof *ab->users,
-	    user_cmp);
+	u = ab->n_users == 0 ? NULL : bsearch(&probe, ab->users, ab->n_users,
+	    sizeof *ab->users, user_cmp);
 	res = AUTH_BASIC_DENIED;
 	if (u == NULL) {
 		/* same work as for a known user, then no */

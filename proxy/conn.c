@@ -57,7 +57,6 @@ struct conn {
 	struct event timer;
 	enum conn_state state;
 	struct exchange *x;
-	const struct conf_listener *lconf;	/* of the accepting snapshot */
 	struct sockaddr_storage sa;
 	struct sockaddr_storage local;
 	socklen_t sa_len, local_len;
@@ -157,7 +156,6 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	}
 	c->w = w;
 	c->bev = bev;
-	c->lconf = l;
 	c->tls = tls;
 	if (sa_len > sizeof(c->sa))
 		sa_len = sizeof(c->sa);
@@ -354,7 +352,9 @@ conn_reject(struct conn *c, int status)
 	x->http_major = 1;
 	x->http_minor = 1;
 	x->tls = c->tls;
-	x->listener = c->lconf;
+	/* from the exchange's own snapshot: the one the connection was
+	 * accepted under may be gone after a reload */
+	x->listener = listener_find_conf(x->conf, &c->local, c->local_len);
 	memcpy(&x->client, &c->sa, c->sa_len);
 	x->close_after = true;
 	c->x = x;
@@ -414,7 +414,9 @@ conn_read_head(struct conn *c)
 		return;
 	}
 	c->x = x;
-	x->listener = c->lconf;
+	/* from the exchange's own snapshot: the one the connection was
+	 * accepted under may be gone after a reload */
+	x->listener = listener_find_conf(x->conf, &c->local, c->local_len);
 	x->tls = c->tls;
 	memcpy(&x->client, &c->sa, c->sa_len);
 	x->http_major = 1;

@@ -491,9 +491,14 @@ exchange_send_body_mem(struct exchange *x, const void *p, size_t n)
 
 	if (n == 0)
 		return 0;
+	/* Copied: the bytes often live in the arena, which may be freed
+	 * before the socket has taken them. */
 	if ((b = evbuffer_new()) == NULL)
 		return -1;
-	evbuffer_add_reference(b, p, n, NULL, NULL);
+	if (evbuffer_add(b, p, n) == -1) {
+		evbuffer_free(b);
+		return -1;
+	}
 	rc = exchange_send_body(x, b, n);
 	evbuffer_free(b);
 	return rc;

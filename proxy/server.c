@@ -270,7 +270,7 @@ server_reload(void)
 	sdnotify_reloading();
 	log_info("reload: loading %s", srv.config_path);
 	diag_init(&d);
-	if ((c = conf_load(srv.config_path, &d)) == NULL) {
+	if ((c = conf_load_ex(srv.config_path, CONF_LOAD_SKIP_BACKUP_SECRETS, &d)) == NULL) {
 		server_reject(&d, NULL);
 		diag_free(&d);
 		return;
@@ -574,7 +574,7 @@ server_run(const char *config_path)
 	memset(&srv, 0, sizeof(srv));
 	srv.config_path = config_path;
 	diag_init(&d);
-	c = conf_load(config_path, &d);
+	c = conf_load_ex(config_path, CONF_LOAD_SKIP_BACKUP_SECRETS, &d);
 	diag_sort(&d);
 	diag_print(&d, stderr);
 	if (c == NULL) {
@@ -759,7 +759,7 @@ server_reload_command(const char *config_path)
 	/* The file is checked here first: a broken file is reported the
 	 * same way the running instance would, without bothering it. */
 	diag_init(&d);
-	c = conf_load(config_path, &d);
+	c = conf_load_ex(config_path, CONF_LOAD_SKIP_BACKUP_SECRETS, &d);
 	diag_sort(&d);
 	if (c == NULL) {
 		diag_print(&d, stderr);

@@ -12,12 +12,11 @@ import json
 import pytest
 from jwcrypto import jwk, jws
 
-from peers.acme_env import AcmeEnv, skip_without_loader
+from peers.acme_env import AcmeEnv
 
 
 @pytest.fixture
 def acme(tmp_path):
-    skip_without_loader(tmp_path)
     env = AcmeEnv(tmp_path)
     yield env
     env.stop()
@@ -31,8 +30,10 @@ def test_every_request_verifies_with_jwcrypto(acme):
 
     posts = ext.posts
     assert posts and all("error" not in p for p in posts), posts
-    new_account = [p for p in posts if p["path"] == "/sign-me-up"]
-    assert new_account, [p["path"] for p in posts]
+    # pebble rejects some nonces at random (badNonce): take the answered one
+    new_account = [p for p in posts if p["path"] == "/sign-me-up" and
+                   p["status"] in (200, 201)]
+    assert new_account, [(p["path"], p["status"]) for p in posts]
     hdr = new_account[0]["protected"]
     assert hdr["alg"] == "ES256"
     assert "kid" not in hdr

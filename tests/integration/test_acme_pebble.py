@@ -19,12 +19,11 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from conftest import SLOW, free_port, wait_for
 from peers.acme_env import (NAMES, AcmeEnv, ari_cert_id, openssl_verify,
-                            order_count, san_names, skip_without_loader)
+                            order_count, san_names)
 
 
 @pytest.fixture
 def acme(tmp_path):
-    skip_without_loader(tmp_path)
     env = AcmeEnv(tmp_path)
     yield env
     env.stop()
@@ -191,3 +190,29 @@ def test_profile_is_sent_only_when_the_directory_lists_it(acme):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "profile" not in ext.new_orders()[-1]
     assert "does not offer profile 'tlsserver'" in r.stderr
+
+
+def test_tls_alpn01_certificates(acme):
+    # pebble validates over TLS with ALPN acme-tls/1 on the TLS listener
+    acme.start_pebble()
+    r = acme.certs(challenges="[tls-alpn-01]")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "answering tls-alpn-01" in r.stderr
+    assert "answered TLS-ALPN-01 for a.example.com" in r.stderr
+    root = acme.pebble.roots_pem()
+    for name in NAMES:
+        assert openssl_verify(root, acme.cert_path(name)).returncode == 0
+
+
+def test_failed_http01_falls_back_to_tls_alpn01(acme):
+    # pebble's HTTP-01 validation goes to a port where nobody answers
+    acme.start_pebble(http_port=free_port())
+    r = acme.certs(names=["fb.example.com"],
+                   challenges="[http-01, tls-alpn-01]")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"fb\.example\.com: http-01: .*; trying tls-alpn-01 "
+                     r"next", r.stderr), r.stderr
+    assert order_count(r.stderr) == 2
+    root = acme.pebble.roots_pem()
+    assert openssl_verify(root,
+                          acme.cert_path("fb.example.com")).returncode == 0

@@ -3,7 +3,9 @@
 import json
 
 from conftest import free_port
-from proxyutil import config, get, pool
+from proxyutil import config, get, pool, needs_loader
+
+pytestmark = needs_loader()
 
 
 def test_routes_pick_host_then_longest_path(run_limen, backend, tmp_path):

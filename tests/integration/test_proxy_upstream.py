@@ -7,7 +7,9 @@ import threading
 import time
 
 from conftest import free_port, wait_for
-from proxyutil import config, get, pool, raw_exchange, read_response
+from proxyutil import config, get, pool, raw_exchange, read_response, needs_loader
+
+pytestmark = needs_loader()
 
 
 def start(run_limen, tmp_path, backends, **route):

@@ -292,8 +292,24 @@ timed_check(const struct auth_basic *ab, const char *value, uint64_t now,
 	    (double)(b.tv_nsec - a.tv_nsec) / 1e6;
 }
 
+/* The fastest of three checks: scheduling noise only ever adds time. */
+static double
+min_check(const struct auth_basic *ab, const char *value, uint64_t now,
+    enum auth_basic_result *res)
+{
+	double best = 1e9;
+
+	for (int i = 0; i < 3; i++) {
+		double t = timed_check(ab, value, now, res);
+
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
 /*
- * A verified password is remembered for the TTL (the second check skips
+ * A verified password is remembered for the TTL (a cached check skips
  * bcrypt, cost 10 = tens of milliseconds), wrong passwords never are, and
  * the entry expires.
  */
@@ -305,7 +321,7 @@ test_auth_basic_caches_success_briefly(void)
 	enum auth_basic_result r;
 	struct auth_basic *ab;
 	struct diag d;
-	double slow, fast, again;
+	double base, fast, again;
 
 	REQUIRE(line != NULL);
 	snprintf(text, sizeof text, "%s\n", line);
@@ -315,18 +331,18 @@ test_auth_basic_caches_success_briefly(void)
 	snprintf(good, sizeof good, "%s", basic("frank", "pw"));
 	snprintf(bad, sizeof bad, "%s", basic("frank", "px"));
 	auth_basic_cache_clear();
-	slow = timed_check(ab, good, 1000, &r);
-	CHECK_INT(r, ==, AUTH_BASIC_OK);
-	fast = timed_check(ab, good, 2000, &r);
-	CHECK_INT(r, ==, AUTH_BASIC_OK);
-	CHECK(fast * 4 < slow);
-	(void)timed_check(ab, bad, 2000, &r);
+	base = min_check(ab, bad, 1000, &r);	/* never cached */
 	CHECK_INT(r, ==, AUTH_BASIC_DENIED);
+	(void)timed_check(ab, good, 1000, &r);
+	CHECK_INT(r, ==, AUTH_BASIC_OK);
+	fast = min_check(ab, good, 2000, &r);
+	CHECK_INT(r, ==, AUTH_BASIC_OK);
+	CHECK(fast * 4 < base);
 	again = timed_check(ab, good, 1000 + AUTH_BASIC_CACHE_TTL_MS + 1, &r);
 	CHECK_INT(r, ==, AUTH_BASIC_OK);
-	CHECK(again * 2 > slow);
-	if (!(fast * 4 < slow) || !(again * 2 > slow))
-		fprintf(stderr, "slow %.3f fast %.3f again %.3f ms\n", slow,
+	CHECK(again * 2 > base);
+	if (!(fast * 4 < base) || !(again * 2 > base))
+		fprintf(stderr, "base %.3f fast %.3f again %.3f ms\n", base,
 		    fast, again);
 	auth_basic_free(ab);
 	diag_free(&d);
@@ -338,7 +354,7 @@ static void
 test_auth_basic_unknown_user_costs_a_verification(void)
 {
 	char *line = run_line("htpasswd -nbB -C 10 gina pw");
-	char text[256];
+	char text[256], k[128], u[128];
 	enum auth_basic_result r;
 	struct auth_basic *ab;
 	struct diag d;
@@ -349,10 +365,12 @@ test_auth_basic_unknown_user_costs_a_verification(void)
 	diag_init(&d);
 	ab = load_text(text, &d);
 	REQUIRE(ab != NULL);
+	snprintf(k, sizeof k, "%s", basic("gina", "nope"));
+	snprintf(u, sizeof u, "%s", basic("nobody", "nope"));
 	auth_basic_cache_clear();
-	known = timed_check(ab, basic("gina", "nope"), 0, &r);
+	known = min_check(ab, k, 0, &r);
 	CHECK_INT(r, ==, AUTH_BASIC_DENIED);
-	unknown = timed_check(ab, basic("nobody", "nope"), 0, &r);
+	unknown = min_check(ab, u, 0, &r);
 	CHECK_INT(r, ==, AUTH_BASIC_DENIED);
 	CHECK(unknown * 2 > known);
 	auth_basic_free(ab);

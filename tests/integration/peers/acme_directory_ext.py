@@ -161,10 +161,11 @@ class AcmeDirectoryExtension:
         return self.base + "/dir"
 
     def new_orders(self):
-        """Payloads of the newOrder requests seen so far."""
+        """Payloads of the newOrder requests pebble accepted so far (a
+        request refused with badNonce is sent again and counted once)."""
         with self.lock:
             return [p["payload"] for p in self.posts
-                    if p["path"] == "/order-plz"]
+                    if p["path"] == "/order-plz" and p.get("status") == 201]
 
     def stop(self):
         self.httpd.shutdown()

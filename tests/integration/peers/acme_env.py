@@ -5,14 +5,12 @@ ACME integration tests (test_acme_*.py) share.
 AcmeEnv(tmp_path) starts pebble (peers/pebble.py) with its HTTP-01 port
 pointed at the plaintext listener of the config it writes, optionally the
 TEST-ONLY directory extension (peers/acme_directory_ext.py) in front, and
-runs `limen certs -c FILE`.  skip_without_loader() skips a test while the
-configuration loader is not built yet (`limen check` says so).
+runs `limen certs -c FILE`.
 """
 import base64
 import re
 import subprocess
 
-import pytest
 from cryptography import x509
 
 from conftest import LIMEN_BIN, free_port, run_cmd
@@ -20,16 +18,6 @@ from peers.acme_directory_ext import AcmeDirectoryExtension
 from peers.pebble import Pebble
 
 NAMES = ["a.example.com", "b.example.com"]
-
-
-def skip_without_loader(tmp_dir):
-    """Skip while bin/limen has only the placeholder configuration loader:
-    `limen certs -c FILE` cannot read FILE before the conf part lands."""
-    path = tmp_dir / "probe.yaml"
-    path.write_text("global: { state_dir: /tmp }\n")
-    r = run_cmd([LIMEN_BIN, "check", "-c", str(path)], timeout=10)
-    if "loader is not built yet" in r.stderr:
-        pytest.skip("the configuration loader is not built yet")
 
 
 class AcmeEnv:
@@ -44,8 +32,10 @@ class AcmeEnv:
         self.ext = None
         self.runs = 0
 
-    def start_pebble(self, env=None, validity=None):
-        self.pebble = Pebble(self.tmp / "pebble", self.http_port,
+    def start_pebble(self, env=None, validity=None, http_port=None):
+        """http_port: where pebble validates HTTP-01 (default: limen's
+        plaintext listener; another port makes HTTP-01 fail)."""
+        self.pebble = Pebble(self.tmp / "pebble", http_port or self.http_port,
                              tls_port=self.tls_port, env=env,
                              validity=validity).start()
         return self.pebble
@@ -54,7 +44,8 @@ class AcmeEnv:
         self.ext = AcmeDirectoryExtension(self.pebble, **kw).start()
         return self.ext
 
-    def config(self, directory=None, names=NAMES, extra_acme=""):
+    def config(self, directory=None, names=NAMES, extra_acme="",
+               challenges="[http-01]"):
         directory = directory or (self.ext.directory if self.ext
                                   else self.pebble.directory)
         ca = ("  ca_roots: %s\n" % self.pebble.ca_pem) if self.pebble else ""
@@ -76,9 +67,9 @@ routes:
 acme:
   directory: %s
   email: ops@example.com
-  challenges: [http-01]
+  challenges: %s
 %s%s""" % (self.state, self.http_port, self.tls_port, ", ".join(names),
-           directory, ca, extra_acme)
+           directory, challenges, ca, extra_acme)
         path = self.tmp / "limen.yaml"
         path.write_text(text)
         return str(path)
