@@ -612,6 +612,21 @@ def test_vps_node_vite_spa_api_and_rate_limit(run_limen, replicas, tmp_path):
                                 "api-3001", ["api-3000"], rate=50)
     c.close()
 
+    # the access log of the example: one JSON line per request, with the
+    # route, pool and upstream that served it
+    log = dep.root + "/var/log/limen/access.log"
+
+    def logged():
+        if not os.path.exists(log):
+            return None
+        lines = [json.loads(x) for x in open(log) if x.strip()]
+        return [x for x in lines if x.get("path") == "/v1/me"] or None
+    line = wait_for(logged, what="the access log line of /v1/me")[0]
+    assert line["host"] == api and line["status"] == 200
+    assert line["pool"] == "api" and line["client"] == "127.0.0.1"
+    assert line["upstream"] in replicas.by_pool["api"]
+    assert line["request_id"]
+
 
 # ---- example 3: React + FastAPI + Grafana on one name ---------------------
 
