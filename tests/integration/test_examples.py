@@ -174,6 +174,16 @@ def test_readme_names_every_example():
     assert on_disk == sorted(NAMES)
 
 
+def test_examples_pass_yamllint():
+    """Same rules as the YAML the packages ship (test_packaging.py):
+    duplicate keys, indentation, line length."""
+    from test_packaging import YAMLLINT_CONF
+    files = sorted(os.path.join(EXAMPLES, f) for f in os.listdir(EXAMPLES)
+                   if f.endswith(".yaml"))
+    r = run_cmd(["yamllint", "-f", "parsable", "-d", YAMLLINT_CONF, *files])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_prometheus_rules_pass_promtool():
     """The example alert rules load, and their unit tests (a pool at 10 %
     5xx pages after 5 minutes, one at 0.5 % does not, a late backup...)
