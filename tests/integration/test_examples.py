@@ -976,15 +976,6 @@ def test_express_point_in_time_recovery(pg, work, run_limen):
 
 # ---- one file, two programs, two users --------------------------------------
 
-BACKUP_LOADS_PROXY_SECRETS = (
-    "backup/main.c (line ~388) loads the shared file with conf_load(), which "
-    "reads admin.token_file too; it should use conf_load_ex(..., "
-    "CONF_LOAD_SKIP_PROXY_SECRETS, ...) like proxy/server.c does")
-CHECK_LOADS_BACKUP_SECRETS = (
-    "`limen check` (proxy/main.c cmd_check) reads every secret, also the "
-    "backup's; limen.service runs it as User=limen in ExecStartPre and "
-    "ExecReload, where the backup password file is not readable")
-
 
 def _shared_deployment(tmp_dir):
     """vps-node-vite localized, its secrets owned the way the packaging
@@ -1043,7 +1034,6 @@ def test_proxy_starts_without_reading_the_backup_secrets():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.mark.xfail(strict=True, reason=BACKUP_LOADS_PROXY_SECRETS)
 def test_backup_runs_without_reading_the_admin_token():
     """limen-backup runs as `limen-backup` (or postgres, for archive-wal);
     the admin token belongs to `limen`, mode 0600.  limen-backup never uses
@@ -1058,7 +1048,6 @@ def test_backup_runs_without_reading_the_admin_token():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.mark.xfail(strict=True, reason=CHECK_LOADS_BACKUP_SECRETS)
 def test_check_passes_as_the_proxy_user():
     """packaging/systemd/limen.service validates the file with `limen check`
     as User=limen before every start and reload."""
