@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import free_port, run_cmd, LIMEN_BIN
+from conftest import SANITIZED, free_port, run_cmd, LIMEN_BIN
 from proxyutil import config, get, needs_loader, pool
 
 pytestmark = needs_loader()
@@ -430,7 +430,7 @@ def test_compress_big_static_file_streams(run_limen, tmp_path):
                     return int(line.split()[1])
     root = tmp_path / "www"
     root.mkdir()
-    data = base64.b64encode(os.urandom(18 * 1024 * 1024))   # 24 MiB, ~75 %
+    data = base64.b64encode(os.urandom(6 * 1024 * 1024))   # 8 MiB, ~75 %
     (root / "big.txt").write_bytes(data)
     port = free_port()
     lim = run_limen(config(port, [{"host": ["*"], "compress": True,
@@ -462,5 +462,7 @@ def test_compress_big_static_file_streams(run_limen, tmp_path):
         out += rest[:size]
         rest = rest[size + 2:]
     assert zlib.decompress(out, 16 + zlib.MAX_WBITS) == data
-    # the compressed body is ~18 MiB: it never sat in limen's memory whole
-    assert during - before < 8 * 1024, (before, during)
+    # the compressed body is ~6 MiB: it never sat in limen's memory whole
+    # (the plain run only: ASan's quarantine keeps freed buffers resident)
+    if not SANITIZED:
+        assert during - before < 3 * 1024, (before, during)
