@@ -22,7 +22,9 @@
 #include "common/arena.h"
 #include "common/log.h"
 #include "proxy/accesslog.h"
+#include "proxy/acme_glue.h"
 #include "proxy/action.h"
+#include "proxy/metrics.h"	/* admin hook */
 #include "proxy/checks.h"
 #include "proxy/encode.h"
 #include "proxy/ratelimit.h"
@@ -67,6 +69,7 @@ exchange_free(struct exchange *x)
 	if (x->on_free != NULL)
 		x->on_free(x);
 	accesslog_exchange(x->w, x);
+	metrics_exchange_done(x);	/* admin hook */
 	evbuffer_free(x->req_body);
 	wsnap_unref(x->ws);
 	arena_free(x->arena);
@@ -276,6 +279,8 @@ exchange_start(struct exchange *x)
 
 	exchange_client_ip(x);
 	exchange_set_request_id(x);
+	if (exchange_is_acme_challenge(x) && acme_glue_http01(x) == 0)
+		return;
 	if (x->listener != NULL && x->listener->redirect_https &&
 	    !exchange_is_acme_challenge(x)) {
 		exchange_redirect_https(x);
