@@ -466,3 +466,40 @@ def test_compress_big_static_file_streams(run_limen, tmp_path):
     # (the plain run only: ASan's quarantine keeps freed buffers resident)
     if not SANITIZED:
         assert during - before < 3 * 1024, (before, during)
+
+
+def test_checks_and_compression_over_http2(run_limen, tmp_path, backend):
+    """The checks and compression live in the exchange: the HTTP/2 front
+    gets them too (curl over TLS with ALPN h2)."""
+    b = backend()
+    path = htpasswd(tmp_path)
+    crt, key = tmp_path / "site.crt", tmp_path / "site.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+         "-subj", "/CN=app.test", "-addext", "subjectAltName=DNS:app.test",
+         "-keyout", str(key), "-out", str(crt)],
+        check=True, capture_output=True)
+    port = free_port()
+    listeners = [{"name": "websecure", "listen": ["127.0.0.1:%d" % port],
+                  "http2": True, "tls": {"certificates": [
+                      {"cert": str(crt), "key": str(key)}]}}]
+    routes = [{"host": ["app.test"], "pool": "app", "compress": True,
+               "auth": {"basic": {"users_file": str(path)}}}]
+    run_limen(config(port, routes, {"app": pool(b.address)}, tmp_path,
+                     listeners=listeners), wait_ports=[port])
+    url = "https://app.test:%d/x?%s" % (port, "a" * 1500)
+    base = ["curl", "-sS", "--http2", "--cacert", str(crt), "--resolve",
+            "app.test:%d:127.0.0.1" % port, "-o", "/dev/null", "-w",
+            "%{http_code} %{http_version}"]
+    p = run_cmd(base + [url])
+    assert p.stdout == "401 2", p.stdout + p.stderr
+    p = run_cmd(["curl", "-sS", "--http2", "--cacert", str(crt), "--resolve",
+                 "app.test:%d:127.0.0.1" % port, "-u", "alice:wonderland",
+                 "--compressed", "-D",
+                 str(tmp_path / "h"), url])
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["path"].startswith("/x?")
+    head = (tmp_path / "h").read_text().lower()
+    assert head.startswith("http/2 200")
+    assert "content-encoding: " in head and "vary: accept-encoding" in head
