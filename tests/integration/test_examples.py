@@ -25,6 +25,7 @@ import signal
 import socket
 import ssl
 import threading
+import zlib
 import time
 import urllib.error
 import urllib.request
@@ -813,6 +814,7 @@ def test_vps_node_vite_spa_api_and_rate_limit(deploy, replicas):
     # fingerprinted assets: cached for a year
     st, hd, body = c.request(app, "/assets/app-3f9a1c.js")
     assert st == 200 and body.startswith(b"console.log")
+    bundle = body
     assert hd["content-type"].startswith("text/javascript")
     assert hd["cache-control"] == "public, max-age=31536000, immutable"
     # ... and a missing bundle is a 404, never index.html
@@ -822,6 +824,13 @@ def test_vps_node_vite_spa_api_and_rate_limit(deploy, replicas):
     st, hd2, _ = c.request(app, "/assets/app-3f9a1c.js",
                            headers={"If-None-Match": hd["etag"]})
     assert st == 304
+    # compress: true — gzipped for a browser that asks, same bytes inside
+    st, hd2, gz = c.request(app, "/assets/app-3f9a1c.js",
+                            headers={"Accept-Encoding": "gzip, deflate"})
+    assert st == 200 and hd2["content-encoding"] == "gzip"
+    assert "accept-encoding" in hd2["vary"].lower()
+    assert len(gz) < len(bundle) and zlib.decompress(gz, 31) == bundle
+    assert hd2["cache-control"] == "public, max-age=31536000, immutable"
 
     # the API: both Node processes, the forwarding headers Express trusts
     api = "api.example.com"
@@ -829,6 +838,13 @@ def test_vps_node_vite_spa_api_and_rate_limit(deploy, replicas):
     check_forwarding(seen, api)
     assert servers_seen(c, api, "/v1/items") == ["api-3000", "api-3001"]
     check_h2(dep, api, "/v1/items", "api-30")
+    # the API's JSON is compressed too (brotli, the browsers' favourite);
+    # a big header makes the echoed document big enough to be worth it
+    import brotli
+    st, hd, br = c.request(api, "/v1/report", headers={
+        "Accept-Encoding": "gzip, br", "X-Pad": "p" * 3000})
+    assert st == 200 and hd["content-encoding"] == "br"
+    assert json.loads(brotli.decompress(br))["path"] == "/v1/report"
 
     st, _, body = dep.client(verify=False).request("www.example.com", "/")
     assert (st, body) == (404, b"no such site\n")
