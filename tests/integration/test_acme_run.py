@@ -247,7 +247,7 @@ def test_run_renewal_keeps_open_connection(acme, run_limen, backend):
     def renewed():
         c = issued_by_pebble(acme.tls_port, n)
         return c if c and c.serial_number != first.serial_number else None
-    second = wait_for(renewed, timeout=20, what="renewed certificate:\n" +
+    second = wait_for(renewed, timeout=30, what="renewed certificate:\n" +
                       lim.log())
     assert second.not_valid_after >= first.not_valid_after
     head, body = ask("/two")
