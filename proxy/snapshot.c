@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "conf/diag.h"
 #include "proxy/metrics.h"	/* admin hook */
+#include "proxy/gateway.h"
 #include "proxy/pool.h"
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
@@ -34,6 +35,7 @@ snapshot_free(struct snapshot *s)
 				close(s->static_root_fds[i]);
 		}
 	}
+	gateway_free(s->gateway);
 	free(s->ratelimits);
 	free(s->static_root_fds);
 	metrics_map_free(s->metrics);	/* admin hook */
@@ -76,6 +78,10 @@ snapshot_build(struct config *c, struct snapshot *prev, unsigned n_workers,
 	if ((s->pools = pools_new(c, prev ? prev->pools : NULL,
 	    n_workers)) == NULL)
 		goto oom;
+	if ((s->gateway = gateway_new(c, d)) == NULL) {
+		snapshot_free(s);
+		return NULL;
+	}
 	for (i = 0; i < n; i++) {
 		const struct conf_route *r = &c->routes[i];
 

@@ -22,6 +22,7 @@
 
 struct diag;
 struct metrics_map;
+struct gateway;
 struct pools;
 struct ratelimit;
 struct router;
@@ -37,6 +38,7 @@ struct snapshot {
 	int *static_root_fds;		/* per route; -1 when not static */
 	struct metrics_map *metrics;	/* admin: series of routes, listeners */
 	struct tls_listen_set *tls;	/* SSL_CTX per TLS listener */
+	struct gateway *gateway;	/* auth files, JWKS, WAF rules */
 };
 
 /* Build the snapshot for config c (the snapshot takes the caller's
