@@ -35,6 +35,7 @@
 
 #include "common/arena.h"
 #include "common/log.h"
+#include "proxy/connlimit.h"
 #include "proxy/exchange.h"
 #include "proxy/h1_parse.h"
 #include "proxy/listener.h"
@@ -76,6 +77,7 @@ struct conn {
 	bool finish_pending;
 	bool peer_eof;			/* the client half-closed */
 	bool lingering;
+	uint8_t limits;			/* connlimit flags to give back */
 };
 
 static const struct exchange_front h1_front;
@@ -157,6 +159,8 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	c->w = w;
 	c->bev = bev;
 	c->tls = tls;
+	c->limits = (uint8_t)w->accept_limits;	/* counted by worker_accept_cb */
+	w->accept_limits = 0;
 	if (sa_len > sizeof(c->sa))
 		sa_len = sizeof(c->sa);
 	memcpy(&c->sa, sa, sa_len);
@@ -255,6 +259,7 @@ conn_free(struct conn *c)
 	evtimer_del(&c->timer);
 	bufferevent_free(c->bev);
 	c->state = CONN_CLOSED;
+	connlimit_release((const struct sockaddr *)&c->sa, c->limits);
 	worker_conn_remove(c->w, c);
 	free(c);
 }

@@ -51,6 +51,8 @@ struct wlisten {
 	struct evconnlistener *evl;
 	struct lsock *ls;
 	struct worker *w;
+	struct event *backoff;		/* re-enables accepting after EMFILE */
+	bool backoff_logged;		/* one log line per episode */
 	struct wlisten *next;
 };
 
@@ -69,6 +71,7 @@ struct worker {
 	struct wlisten *listens;
 	struct conn_list conns;
 	unsigned n_conns;
+	unsigned accept_limits;		/* connlimit flags for conn_start */
 	bool draining;			/* shutting down */
 
 	struct h1_request *scratch_req;	/* parse buffers, reused */
