@@ -30,6 +30,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
@@ -39,9 +40,11 @@
 #include "proxy/exchange.h"
 #include "proxy/h1_parse.h"
 #include "proxy/listener.h"
+#include "proxy/metrics.h"	/* admin hook */
 #include "proxy/path.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 
 #define CONN_INPUT_HIGH (64 * 1024)	/* bytes read ahead from a client */
@@ -87,6 +90,7 @@ struct conn {
 	bool peer_eof;			/* the client half-closed */
 	bool lingering;
 	uint8_t limits;			/* connlimit flags to give back */
+	unsigned mseries;		/* admin hook: listener series */
 };
 
 static const struct exchange_front h1_front;
@@ -186,6 +190,7 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	bufferevent_setwatermark(bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	worker_conn_add(w, c);
+	c->mseries = metrics_conn_open(w->id, w->cur->snap, l);	/* admin hook */
 	c->state = CONN_ACCEPTED;
 	conn_set_state(c, CONN_H1_IDLE);
 	return 0;
@@ -282,6 +287,7 @@ conn_free(struct conn *c)
 	bufferevent_free(c->bev);
 	c->state = CONN_CLOSED;
 	connlimit_release(&c->sa.sa, c->limits);
+	metrics_conn_close(c->w->id, c->mseries);	/* admin hook */
 	worker_conn_remove(c->w, c);
 	free(c);
 }
@@ -292,6 +298,7 @@ static void
 conn_linger(struct conn *c)
 {
 	c->lingering = true;
+	tls_bufferevent_close_notify(c->bev);	/* TLS: close_notify first */
 	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 	evbuffer_drain(bufferevent_get_input(c->bev),
 	    evbuffer_get_length(bufferevent_get_input(c->bev)));
@@ -526,6 +533,12 @@ conn_read_head(struct conn *c)
 			exchange_error(x, 400);
 			return;
 		}
+		x->host = p;
+		x->host_len = (size_t)rc;
+	} else if (c->tls && (p = arena_alloc(x->arena,
+	    CERTBUNDLE_NAME_MAX + 1)) != NULL &&
+	    (rc = tls_servername(bufferevent_openssl_get_ssl(c->bev), p)) > 0) {
+		/* no Host (HTTP/1.0): the TLS SNI names the site */
 		x->host = p;
 		x->host_len = (size_t)rc;
 	} else {

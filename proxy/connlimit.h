@@ -14,6 +14,13 @@
  * (n/65536)^2 for n distinct busy addresses; the hash key is random per
  * process, so a client cannot aim at another's slots).
  *
+ * Every accepted socket is checked; the counts are kept (and given back
+ * in conn_free) for plain HTTP/1.1 connections, which reach conn_start
+ * from the accept callback itself.  A connection that goes through a
+ * PROXY header or a TLS handshake first (accept.c) is checked against the
+ * limits when accepted but not counted while open: carrying the counts
+ * through accept.c and h2_conn.c is still to do.
+ *
  * connlimit_admit returns the flags to keep with the connection (0 when it
  * counted nothing) or -1 when it must be refused; connlimit_release takes
  * the same flags back when the connection is freed, so a reload that

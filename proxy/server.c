@@ -51,10 +51,14 @@
 #include "conf/config.h"
 #include "conf/diag.h"
 #include "proxy/accesslog.h"
+#include "proxy/admin.h"	/* admin hook */
 #include "proxy/listener.h"
+#include "proxy/metrics.h"	/* admin hook */
 #include "proxy/pool.h"
 #include "proxy/server_internal.h"
 #include "proxy/snapshot.h"
+#include "proxy/acme_glue.h"
+#include "proxy/tls_listen.h"
 #include "proxy/worker.h"
 
 #define CONTROL_SOCK "control.sock"
@@ -188,6 +192,7 @@ server_reject(struct diag *d, const char *why)
 	joined = diag_join(d);
 	log_warnx("reload: rejected, the old configuration keeps serving%s%s",
 	    why ? ": " : "", why ? why : "");
+	metrics_reload_done(false, joined && *joined ? joined : why);	/* admin hook */
 	for (size_t i = 0; i < d->n; i++)
 		log_warnx("reload: %s:%d:%d: %s", d->items[i].file ?
 		    d->items[i].file : srv.config_path, d->items[i].line,
@@ -235,6 +240,9 @@ server_ack_cb(evutil_socket_t fd, short what, void *arg)
 	srv.snap = srv.next_snap;
 	srv.next_snap = NULL;
 	health_update(srv.snap->pools);
+	admin_publish(srv.snap);	/* admin hook */
+	metrics_reload_done(true, NULL);	/* admin hook */
+	acme_glue_reload(srv.snap->conf);
 	log_init(srv.snap->conf->global.log_level,
 	    srv.snap->conf->global.log_format);
 	accesslog_configure(srv.snap->conf->global.access_log_path);
@@ -508,6 +516,7 @@ server_stop(void)
 		return;
 	srv.stopping = true;
 	sdnotify_send("STOPPING=1");
+	admin_stopping();	/* admin hook */
 	log_info("shutdown: no new connections; waiting up to %llums for "
 	    "requests in flight", (unsigned long long)ms);
 	if (srv.ctl != NULL) {
@@ -643,6 +652,10 @@ server_run(const char *config_path)
 	if (accesslog_configure(c->global.access_log_path) == -1)
 		log_warnx("access log disabled until the next reload");
 	ctl_open(c);
+	if (admin_open(c) == -1) {	/* admin hook */
+		rc = 1;
+		goto out;
+	}
 	if (c->global.pid_file != NULL) {
 		if (server_write_pid(c->global.pid_file) == -1)
 			log_warn("pid file %s", c->global.pid_file);
@@ -677,6 +690,9 @@ server_run(const char *config_path)
 		(void)privdrop_no_new_privs();
 	}
 
+	/* ACME on this loop, after the drop (its files belong to the
+	 * user), before the workers (stored certificates installed). */
+	(void)acme_glue_start(srv.base, srv.snap->conf);
 	if (health_start(srv.snap->pools) == -1)
 		log_warnx("health checks could not start");
 	if ((srv.workers = workers_new(srv.n_workers)) == NULL)
@@ -695,6 +711,7 @@ server_run(const char *config_path)
 	    c->n_pools);
 	for (ls = srv.lsocks; ls != NULL; ls = ls->next)
 		log_info("listening on %s", ls->text);
+	admin_start(srv.snap, config_path);	/* admin hook */
 	sdnotify_send("READY=1");
 	event_base_dispatch(srv.base);
 	rc = 0;
@@ -710,7 +727,9 @@ out:
 		workers_join(srv.workers, started);
 		workers_free(srv.workers, srv.n_workers);
 	}
+	admin_stop();	/* admin hook */
 	health_stop();
+	acme_glue_stop();
 	accesslog_shutdown();
 	free(first);
 	while ((ls = srv.lsocks) != NULL) {
@@ -737,6 +756,7 @@ out:
 	if (srv.next_snap)
 		snapshot_unref(srv.next_snap);
 	snapshot_unref(srv.snap);
+	tls_listen_shutdown();
 	if (srv.base)
 		event_base_free(srv.base);
 	return rc;
