@@ -36,6 +36,7 @@
 
 #include "common/arena.h"
 #include "common/log.h"
+#include "proxy/connlimit.h"
 #include "proxy/exchange.h"
 #include "proxy/h1_parse.h"
 #include "proxy/listener.h"
@@ -52,6 +53,15 @@
 #define DEFAULT_HEADER_TIMEOUT_MS 10000
 #define DEFAULT_KEEPALIVE_TIMEOUT_MS 60000
 
+/* Client and local addresses: listeners are IPv4 or IPv6 only, so 28
+ * bytes instead of a 128-byte sockaddr_storage each (every idle keep-alive
+ * connection carries two; issue 6 counts bytes per idle connection). */
+union conn_addr {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+};
+
 struct conn {
 	TAILQ_ENTRY(conn) link;
 	struct worker *w;
@@ -60,8 +70,8 @@ struct conn {
 	struct event timer;
 	enum conn_state state;
 	struct exchange *x;
-	struct sockaddr_storage sa;
-	struct sockaddr_storage local;
+	union conn_addr sa;
+	union conn_addr local;
 	socklen_t sa_len, local_len;
 	uint64_t tunnel_idle_ms;
 	/* request body decoding */
@@ -79,6 +89,7 @@ struct conn {
 	bool finish_pending;
 	bool peer_eof;			/* the client half-closed */
 	bool lingering;
+	uint8_t limits;			/* connlimit flags to give back */
 	unsigned mseries;		/* admin hook: listener series */
 };
 
@@ -161,10 +172,14 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	c->w = w;
 	c->bev = bev;
 	c->tls = tls;
+	c->limits = (uint8_t)w->accept_limits;	/* counted by worker_accept_cb */
+	w->accept_limits = 0;
 	if (sa_len > sizeof(c->sa))
 		sa_len = sizeof(c->sa);
 	memcpy(&c->sa, sa, sa_len);
 	c->sa_len = sa_len;
+	if (local_len > sizeof(c->local))
+		local_len = sizeof(c->local);
 	memcpy(&c->local, local, local_len);
 	c->local_len = local_len;
 	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
@@ -179,6 +194,17 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	c->state = CONN_ACCEPTED;
 	conn_set_state(c, CONN_H1_IDLE);
 	return 0;
+}
+
+/* The listener configuration of c's local address in conf. */
+static const struct conf_listener *
+conn_find_listener(const struct conn *c, const struct config *conf)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, &c->local, c->local_len);
+	return listener_find_conf(conf, &ss, c->local_len);
 }
 
 /* ---- finishing an exchange ---------------------------------------- */
@@ -260,6 +286,7 @@ conn_free(struct conn *c)
 	evtimer_del(&c->timer);
 	bufferevent_free(c->bev);
 	c->state = CONN_CLOSED;
+	connlimit_release(&c->sa.sa, c->limits);
 	metrics_conn_close(c->w->id, c->mseries);	/* admin hook */
 	worker_conn_remove(c->w, c);
 	free(c);
@@ -361,7 +388,7 @@ conn_reject(struct conn *c, int status)
 	x->tls = c->tls;
 	/* from the exchange's own snapshot: the one the connection was
 	 * accepted under may be gone after a reload */
-	x->listener = listener_find_conf(x->conf, &c->local, c->local_len);
+	x->listener = conn_find_listener(c, x->conf);
 	memcpy(&x->client, &c->sa, c->sa_len);
 	x->close_after = true;
 	c->x = x;
@@ -423,7 +450,7 @@ conn_read_head(struct conn *c)
 	c->x = x;
 	/* from the exchange's own snapshot: the one the connection was
 	 * accepted under may be gone after a reload */
-	x->listener = listener_find_conf(x->conf, &c->local, c->local_len);
+	x->listener = conn_find_listener(c, x->conf);
 	x->tls = c->tls;
 	memcpy(&x->client, &c->sa, c->sa_len);
 	x->http_major = 1;

@@ -27,12 +27,14 @@
 #include "proxy/accept.h"
 #include "proxy/accesslog.h"
 #include "proxy/conn.h"
+#include "proxy/connlimit.h"
 #include "proxy/h1_parse.h"
 #include "proxy/listener.h"
 #include "proxy/server_internal.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream.h"
 
+#define WORKER_ACCEPT_BACKOFF_MS 100	/* pause after EMFILE/ENFILE */
 
 uint64_t
 worker_now_ns(void)
@@ -131,10 +133,37 @@ worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
 {
 	struct wlisten *wl = arg;
+	struct worker *w = wl->w;
+	const struct conf_global *g = &w->cur->snap->conf->global;
+	int lim;
+
+	/* Over global.max_conns or max_conns_per_ip: close at once, before
+	 * anything is allocated (connlimit.h). */
+	if ((lim = connlimit_admit(sa, g->max_conns, g->max_conns_per_ip)) < 0) {
+		close(fd);
+		return;
+	}
+	w->accept_limits = (unsigned)lim;
+	wl->backoff_logged = false;
 
 	/* PROXY header, TLS handshake, then HTTP/1.1 or HTTP/2 (accept.c) */
-	accept_start(wl->w, fd, sa, (socklen_t)len, &wl->ls->sa,
-	    wl->ls->sa_len);
+	accept_start(w, fd, sa, (socklen_t)len, &wl->ls->sa, wl->ls->sa_len);
+	/* A plain HTTP/1.1 connection took the counts in conn_start (and
+	 * gives them back when freed).  One that went to a PROXY header or
+	 * a TLS handshake, or failed, did not: give them back now (see
+	 * connlimit.h: such connections are admitted but not counted). */
+	if (w->accept_limits != 0) {
+		connlimit_release(sa, w->accept_limits);
+		w->accept_limits = 0;
+	}
+}
+
+static void
+worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wlisten *wl = arg;
+
+	evconnlistener_enable(wl->evl);
 }
 
 static void
@@ -142,10 +171,21 @@ worker_accept_error_cb(struct evconnlistener *evl, void *arg)
 {
 	struct wlisten *wl = arg;
 	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, WORKER_ACCEPT_BACKOFF_MS * 1000 };
 
-	/* EMFILE and friends: log and keep going; libevent retries. */
-	log_warnx("accept on %s: %s", wl->ls->text,
-	    evutil_socket_error_to_string(e));
+	/* Out of descriptors or memory: the socket stays readable, so a
+	 * listener left enabled would spin.  Pause accepting for a moment
+	 * (the kernel keeps the backlog) and log once per episode; a
+	 * successful accept ends the episode. */
+	if (!wl->backoff_logged)
+		log_warnx("accept on %s: %s; pausing accepts for %d ms",
+		    wl->ls->text, evutil_socket_error_to_string(e),
+		    WORKER_ACCEPT_BACKOFF_MS);
+	wl->backoff_logged = true;
+	if (e == EINTR || e == ECONNABORTED || wl->backoff == NULL)
+		return;
+	evconnlistener_disable(wl->evl);
+	evtimer_add(wl->backoff, &tv);
 }
 
 static int
@@ -165,6 +205,7 @@ worker_listen_add(struct worker *w, struct lsock *ls)
 		return -1;
 	}
 	ls->fds[w->id] = -1;	/* the listener owns it now */
+	wl->backoff = evtimer_new(w->base, worker_accept_resume_cb, wl);
 	evconnlistener_set_error_cb(wl->evl, worker_accept_error_cb);
 	wl->next = w->listens;
 	w->listens = wl;
@@ -180,6 +221,8 @@ worker_listen_remove(struct worker *w, struct lsock *ls)
 		if (wl->ls == ls) {
 			*pp = wl->next;
 			evconnlistener_free(wl->evl);
+			if (wl->backoff != NULL)
+				event_free(wl->backoff);
 			free(wl);
 			return;
 		}
@@ -194,6 +237,8 @@ worker_listen_close_all(struct worker *w)
 	while ((wl = w->listens) != NULL) {
 		w->listens = wl->next;
 		evconnlistener_free(wl->evl);
+		if (wl->backoff != NULL)
+			event_free(wl->backoff);
 		free(wl);
 	}
 }

@@ -51,6 +51,8 @@ struct wlisten {
 	struct evconnlistener *evl;
 	struct lsock *ls;
 	struct worker *w;
+	struct event *backoff;		/* re-enables accepting after EMFILE */
+	bool backoff_logged;		/* one log line per episode */
 	struct wlisten *next;
 };
 
@@ -85,6 +87,7 @@ struct worker {
 	struct conn_list conns;
 	struct wfront_list fronts;	/* handshakes, HTTP/2 sessions */
 	unsigned n_conns;		/* conns + fronts */
+	unsigned accept_limits;		/* connlimit flags for conn_start */
 	bool draining;			/* shutting down */
 
 	struct h1_request *scratch_req;	/* parse buffers, reused */
