@@ -30,6 +30,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
@@ -42,6 +43,7 @@
 #include "proxy/path.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 
 #define CONN_INPUT_HIGH (64 * 1024)	/* bytes read ahead from a client */
@@ -269,6 +271,7 @@ static void
 conn_linger(struct conn *c)
 {
 	c->lingering = true;
+	tls_bufferevent_close_notify(c->bev);	/* TLS: close_notify first */
 	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 	evbuffer_drain(bufferevent_get_input(c->bev),
 	    evbuffer_get_length(bufferevent_get_input(c->bev)));
@@ -503,6 +506,12 @@ conn_read_head(struct conn *c)
 			exchange_error(x, 400);
 			return;
 		}
+		x->host = p;
+		x->host_len = (size_t)rc;
+	} else if (c->tls && (p = arena_alloc(x->arena,
+	    CERTBUNDLE_NAME_MAX + 1)) != NULL &&
+	    (rc = tls_servername(bufferevent_openssl_get_ssl(c->bev), p)) > 0) {
+		/* no Host (HTTP/1.0): the TLS SNI names the site */
 		x->host = p;
 		x->host_len = (size_t)rc;
 	} else {

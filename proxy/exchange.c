@@ -22,8 +22,11 @@
 #include "common/arena.h"
 #include "common/log.h"
 #include "proxy/accesslog.h"
+#include "proxy/acme_glue.h"
 #include "proxy/action.h"
 #include "proxy/metrics.h"	/* admin hook */
+#include "proxy/checks.h"
+#include "proxy/encode.h"
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
@@ -276,6 +279,8 @@ exchange_start(struct exchange *x)
 
 	exchange_client_ip(x);
 	exchange_set_request_id(x);
+	if (exchange_is_acme_challenge(x) && acme_glue_http01(x) == 0)
+		return;
 	if (x->listener != NULL && x->listener->redirect_https &&
 	    !exchange_is_acme_challenge(x)) {
 		exchange_redirect_https(x);
@@ -287,8 +292,22 @@ exchange_start(struct exchange *x)
 		exchange_error(x, 404);
 		return;
 	}
+	checks_strip(x);
 	if (exchange_checks(x) == -1)
 		return;
+	switch (checks_run(x)) {
+	case CHECKS_PASS:
+		exchange_act(x);
+		break;
+	case CHECKS_ANSWERED:
+	case CHECKS_PENDING:
+		break;
+	}
+}
+
+void
+exchange_act(struct exchange *x)
+{
 	x->state = EXCHANGE_ACTION;
 	switch (x->route->action) {
 	case ACTION_POOL:
@@ -470,6 +489,8 @@ exchange_send_head(struct exchange *x, enum exchange_body body,
 	exchange_resp_remove(x, "x-request-id");
 	exchange_resp_add_ref(x, "X-Request-ID", 12, x->request_id,
 	    x->request_id_len);
+	if (r != NULL && r->compress && encode_head(x, &body, &length) == -1)
+		return -1;
 	x->resp_body = body;
 	x->resp_content_length = length;
 	x->state = EXCHANGE_STREAM;
@@ -481,6 +502,8 @@ exchange_send_body(struct exchange *x, struct evbuffer *src, size_t n)
 {
 	if (n == 0)
 		return 0;
+	if (x->encoder != NULL)
+		return encode_body(x, src, n);
 	x->bytes_out += n;
 	return x->front->send_body(x, src, n);
 }
@@ -511,6 +534,16 @@ exchange_send_end(struct exchange *x)
 {
 	if (x->state == EXCHANGE_DONE || x->state == EXCHANGE_ABORTED)
 		return;
+	if (x->encoder != NULL) {
+		switch (encode_end(x)) {
+		case -1:
+			exchange_error(x, 500);	/* head is out: cuts the
+						 * connection */
+			return;
+		case 1:
+			return;		/* encode.c calls again when done */
+		}
+	}
 	x->state = EXCHANGE_DONE;
 	x->front->send_end(x);
 }

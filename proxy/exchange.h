@@ -36,6 +36,7 @@
 
 struct arena;
 struct bufferevent;
+struct encode;
 struct evbuffer;
 struct exchange;
 struct pool;
@@ -150,6 +151,7 @@ struct exchange {
 	enum exchange_body resp_body;
 	uint64_t resp_content_length;
 	uint64_t bytes_out;		/* response body bytes sent */
+	struct encode *encoder;		/* compress: on (proxy/encode.c) */
 	uint64_t bytes_in_wire;		/* request bytes read (head + body) */
 
 	/* ---- the action ---- */
@@ -177,6 +179,8 @@ struct exchange *exchange_new(struct worker *w,
  * error) through the front; the front frees it with exchange_free() when
  * both the response and the request body are done, or on abort. */
 void exchange_start(struct exchange *x);
+/* After the checks (proxy/checks.c): run the route's action. */
+void exchange_act(struct exchange *x);
 /* Calls on_free, writes the access log line, frees the arena. */
 void exchange_free(struct exchange *x);
 /* Method flags for a method name. */

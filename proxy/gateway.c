@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/ssl.h>
+
 #include "conf/diag.h"
 #include "proxy/auth_basic.h"
 #include "proxy/gateway.h"
@@ -23,6 +25,7 @@ struct gateway {
 	size_t n_routes;
 	struct gateway_waf *wafs;	/* distinct rule sets */
 	size_t n_wafs;
+	SSL_CTX *tls_client;		/* https forward auth */
 };
 
 void
@@ -36,6 +39,7 @@ gateway_free(struct gateway *g)
 	}
 	for (size_t i = 0; i < g->n_wafs; i++)
 		waf_rules_free(g->wafs[i].rules);
+	SSL_CTX_free(g->tls_client);
 	free(g->routes);
 	free(g->wafs);
 	free(g);
@@ -55,6 +59,17 @@ gateway_waf(struct gateway *g, const char *path, struct diag *d)
 	g->wafs[g->n_wafs].rules = r;
 	g->n_wafs++;
 	return r;
+}
+
+static int
+gateway_tls_new(struct gateway *g)
+{
+	if ((g->tls_client = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(g->tls_client, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_default_verify_paths(g->tls_client) != 1)
+		return -1;
+	SSL_CTX_set_verify(g->tls_client, SSL_VERIFY_PEER, NULL);
+	return 0;
 }
 
 struct gateway *
@@ -95,6 +110,12 @@ gateway_new(const struct config *c, struct diag *d)
 				diag_error(d, c->path, r->line, r->col,
 				    "routes[%zu].auth.forward.url: not an "
 				    "http(s) URL", i);
+			else if (gr->forward_url.tls && g->tls_client == NULL &&
+			    gateway_tls_new(g) == -1)
+				diag_error(d, c->path, r->line, r->col,
+				    "routes[%zu].auth.forward.url: cannot "
+				    "set up a TLS client with the system's "
+				    "trusted roots", i);
 		}
 		if (r->waf != NULL && r->waf->rules != NULL) {
 			gr->waf = gateway_waf(g, r->waf->rules, d);
@@ -106,6 +127,12 @@ gateway_new(const struct config *c, struct diag *d)
 		return NULL;
 	}
 	return g;
+}
+
+SSL_CTX *
+gateway_tls_client(const struct gateway *g)
+{
+	return g->tls_client;
 }
 
 const struct gateway_route *

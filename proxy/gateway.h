@@ -49,6 +49,9 @@ struct gateway_route {
 /* Build the state for c's routes; NULL with problems in d. */
 struct gateway *gateway_new(const struct config *c, struct diag *d);
 void gateway_free(struct gateway *g);
+/* A TLS client context for https forward-auth URLs (the system's trusted
+ * roots, peer verified, TLS 1.2+); NULL when no route needs one. */
+struct ssl_ctx_st *gateway_tls_client(const struct gateway *g);
 /* The state of route number `index` (conf_route.index). */
 const struct gateway_route *gateway_route(const struct gateway *g,
     size_t index);

@@ -19,6 +19,7 @@
 #include "conf/config.h"
 #include "conf/diag.h"
 #include "conf/schema.h"
+#include "proxy/gateway.h"
 #include "proxy/server.h"
 
 static void
@@ -43,6 +44,16 @@ cmd_check(const char *path)
 
 	diag_init(&d);
 	c = conf_load(path, &d);
+	if (c != NULL) {
+		/* the users files, JWKS and WAF rules the routes name */
+		struct gateway *g = gateway_new(c, &d);
+
+		if (g == NULL) {
+			conf_unref(c);
+			c = NULL;
+		}
+		gateway_free(g);
+	}
 	diag_sort(&d);
 	diag_print(&d, stderr);
 	if (c == NULL) {

@@ -57,6 +57,8 @@
 #include "proxy/pool.h"
 #include "proxy/server_internal.h"
 #include "proxy/snapshot.h"
+#include "proxy/acme_glue.h"
+#include "proxy/tls_listen.h"
 #include "proxy/worker.h"
 
 #define CONTROL_SOCK "control.sock"
@@ -240,6 +242,7 @@ server_ack_cb(evutil_socket_t fd, short what, void *arg)
 	health_update(srv.snap->pools);
 	admin_publish(srv.snap);	/* admin hook */
 	metrics_reload_done(true, NULL);	/* admin hook */
+	acme_glue_reload(srv.snap->conf);
 	log_init(srv.snap->conf->global.log_level,
 	    srv.snap->conf->global.log_format);
 	accesslog_configure(srv.snap->conf->global.access_log_path);
@@ -687,6 +690,9 @@ server_run(const char *config_path)
 		(void)privdrop_no_new_privs();
 	}
 
+	/* ACME on this loop, after the drop (its files belong to the
+	 * user), before the workers (stored certificates installed). */
+	(void)acme_glue_start(srv.base, srv.snap->conf);
 	if (health_start(srv.snap->pools) == -1)
 		log_warnx("health checks could not start");
 	if ((srv.workers = workers_new(srv.n_workers)) == NULL)
@@ -723,6 +729,7 @@ out:
 	}
 	admin_stop();	/* admin hook */
 	health_stop();
+	acme_glue_stop();
 	accesslog_shutdown();
 	free(first);
 	while ((ls = srv.lsocks) != NULL) {
@@ -749,6 +756,7 @@ out:
 	if (srv.next_snap)
 		snapshot_unref(srv.next_snap);
 	snapshot_unref(srv.snap);
+	tls_listen_shutdown();
 	if (srv.base)
 		event_base_free(srv.base);
 	return rc;

@@ -13,9 +13,11 @@
 #include "common/log.h"
 #include "conf/diag.h"
 #include "proxy/metrics.h"	/* admin hook */
+#include "proxy/gateway.h"
 #include "proxy/pool.h"
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
+#include "proxy/tls_listen.h"
 
 static void
 snapshot_free(struct snapshot *s)
@@ -33,9 +35,11 @@ snapshot_free(struct snapshot *s)
 				close(s->static_root_fds[i]);
 		}
 	}
+	gateway_free(s->gateway);
 	free(s->ratelimits);
 	free(s->static_root_fds);
 	metrics_map_free(s->metrics);	/* admin hook */
+	tls_listen_set_free(s->tls);
 	if (s->router != NULL)
 		router_free(s->router);
 	if (s->pools != NULL)
@@ -74,6 +78,10 @@ snapshot_build(struct config *c, struct snapshot *prev, unsigned n_workers,
 	if ((s->pools = pools_new(c, prev ? prev->pools : NULL,
 	    n_workers)) == NULL)
 		goto oom;
+	if ((s->gateway = gateway_new(c, d)) == NULL) {
+		snapshot_free(s);
+		return NULL;
+	}
 	for (i = 0; i < n; i++) {
 		const struct conf_route *r = &c->routes[i];
 
@@ -93,6 +101,11 @@ snapshot_build(struct config *c, struct snapshot *prev, unsigned n_workers,
 				return NULL;
 			}
 		}
+	}
+	/* Last: it re-reads the certificate files into the live stores. */
+	if ((s->tls = tls_listen_build(c, d)) == NULL) {
+		snapshot_free(s);
+		return NULL;
 	}
 	return s;
 oom:

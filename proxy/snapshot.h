@@ -22,9 +22,11 @@
 
 struct diag;
 struct metrics_map;
+struct gateway;
 struct pools;
 struct ratelimit;
 struct router;
+struct tls_listen_set;
 
 struct snapshot {
 	atomic_uint refs;
@@ -35,6 +37,8 @@ struct snapshot {
 	struct ratelimit **ratelimits;	/* per route; NULL when off */
 	int *static_root_fds;		/* per route; -1 when not static */
 	struct metrics_map *metrics;	/* admin: series of routes, listeners */
+	struct tls_listen_set *tls;	/* SSL_CTX per TLS listener */
+	struct gateway *gateway;	/* auth files, JWKS, WAF rules */
 };
 
 /* Build the snapshot for config c (the snapshot takes the caller's

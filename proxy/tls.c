@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -591,6 +592,20 @@ tls_bufferevent_accept(SSL_CTX *ctx, struct event_base *base,
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+void
+tls_bufferevent_close_notify(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	/* The SSL writes to the socket itself (a socket BIO), and with an
+	 * empty output buffer nothing of ours is waiting in front of it. */
+	if (ssl == NULL || evbuffer_get_length(bufferevent_get_output(bev)) > 0 ||
+	    !SSL_is_init_finished(ssl))
+		return;
+	(void)SSL_shutdown(ssl);
+	ERR_clear_error();
 }
 
 enum tls_alpn

@@ -121,6 +121,14 @@ struct certstore *tls_ctx_store(SSL_CTX *ctx);
 struct bufferevent *tls_bufferevent_accept(SSL_CTX *ctx,
     struct event_base *base, evutil_socket_t fd, int options);
 
+/*
+ * Send a TLS close_notify on bev (a bufferevent from
+ * tls_bufferevent_accept) whose output buffer is empty, right to its
+ * socket, so the client can tell our close from a truncation.  Does
+ * nothing on a plain bufferevent or when the alert cannot go out at once.
+ */
+void tls_bufferevent_close_notify(struct bufferevent *bev);
+
 /* The protocol ALPN selected on ssl (after the handshake). */
 enum tls_alpn tls_alpn(const SSL *ssl);
 /* "h2", "http/1.1", "acme-tls/1" or "" for logs. */

@@ -24,6 +24,7 @@
 #include <event2/listener.h>
 
 #include "common/log.h"
+#include "proxy/accept.h"
 #include "proxy/accesslog.h"
 #include "proxy/conn.h"
 #include "proxy/h1_parse.h"
@@ -32,7 +33,6 @@
 #include "proxy/snapshot.h"
 #include "proxy/upstream.h"
 
-#define WORKER_MAX_IO (256 * 1024)
 
 uint64_t
 worker_now_ns(void)
@@ -67,6 +67,42 @@ worker_request_id(struct worker *w, char *out)
 	    w->id & 0xff, (unsigned long long)++w->reqid_seq);
 }
 
+void
+worker_front_add(struct worker *w, struct wfront *f)
+{
+	TAILQ_INSERT_TAIL(&w->fronts, f, link);
+	w->n_conns++;
+}
+
+void
+worker_front_remove(struct worker *w, struct wfront *f)
+{
+	TAILQ_REMOVE(&w->fronts, f, link);
+	w->n_conns--;
+	if (w->draining && w->n_conns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void
+worker_fronts_drain(struct worker *w)
+{
+	struct wfront *f, *next;
+
+	for (f = TAILQ_FIRST(&w->fronts); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, link);
+		f->drain(f);
+	}
+}
+
+static void
+worker_fronts_kill(struct worker *w)
+{
+	struct wfront *f;
+
+	while ((f = TAILQ_FIRST(&w->fronts)) != NULL)
+		f->kill(f);
+}
+
 struct worker *
 workers_new(unsigned n)
 {
@@ -81,6 +117,7 @@ workers_new(unsigned n)
 		ws[i].id = i;
 		pthread_mutex_init(&ws[i].mu, NULL);
 		TAILQ_INIT(&ws[i].conns);
+		TAILQ_INIT(&ws[i].fronts);
 		snprintf(ws[i].reqid_prefix, sizeof(ws[i].reqid_prefix),
 		    "%08x", r);
 	}
@@ -94,20 +131,10 @@ worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
 {
 	struct wlisten *wl = arg;
-	struct worker *w = wl->w;
-	struct bufferevent *bev;
 
-	/* XXX: TLS listeners get a bufferevent_openssl here (tls.c). */
-	bev = bufferevent_socket_new(w->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (bev == NULL) {
-		close(fd);
-		return;
-	}
-	bufferevent_set_max_single_read(bev, WORKER_MAX_IO);
-	bufferevent_set_max_single_write(bev, WORKER_MAX_IO);
-	conn_start(w, bev, sa, (socklen_t)len, &wl->ls->sa, wl->ls->sa_len,
-	    false);
+	/* PROXY header, TLS handshake, then HTTP/1.1 or HTTP/2 (accept.c) */
+	accept_start(wl->w, fd, sa, (socklen_t)len, &wl->ls->sa,
+	    wl->ls->sa_len);
 }
 
 static void
@@ -209,6 +236,7 @@ worker_shutdown(struct worker *w)
 	upstream_cache_free(w->ucache);
 	w->ucache = upstream_cache_new();
 	conn_drain_all(w);
+	worker_fronts_drain(w);
 	if (w->n_conns == 0)
 		event_base_loopexit(w->base, NULL);
 }
@@ -307,6 +335,7 @@ workers_free(struct worker *ws, unsigned n)
 		struct worker *w = &ws[i];
 
 		conn_kill_all(w);
+		worker_fronts_kill(w);
 		worker_listen_close_all(w);
 		upstream_cache_free(w->ucache);
 		accesslog_buf_free(w->alog);

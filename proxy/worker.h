@@ -56,6 +56,21 @@ struct wlisten {
 
 TAILQ_HEAD(conn_list, conn);
 
+/*
+ * A client connection that is not (yet) a `struct conn`: a TLS handshake
+ * or a PROXY protocol header in progress (accept.c), an HTTP/2 session
+ * (h2_conn.c).  It counts in n_conns like a conn, so a graceful shutdown
+ * waits for it too.
+ */
+struct wfront {
+	TAILQ_ENTRY(wfront) link;
+	/* graceful shutdown: finish what is in flight, then close */
+	void (*drain)(struct wfront *f);
+	/* forced shutdown (loop stopped): free now */
+	void (*kill)(struct wfront *f);
+};
+TAILQ_HEAD(wfront_list, wfront);
+
 struct worker {
 	unsigned id;
 	pthread_t thread;
@@ -68,7 +83,8 @@ struct worker {
 
 	struct wlisten *listens;
 	struct conn_list conns;
-	unsigned n_conns;
+	struct wfront_list fronts;	/* handshakes, HTTP/2 sessions */
+	unsigned n_conns;		/* conns + fronts */
 	bool draining;			/* shutting down */
 
 	struct h1_request *scratch_req;	/* parse buffers, reused */
@@ -97,6 +113,8 @@ const char *worker_date(struct worker *w);	/* IMF-fixdate, cached per second */
 size_t worker_request_id(struct worker *w, char *out);
 void worker_conn_add(struct worker *w, struct conn *c);
 void worker_conn_remove(struct worker *w, struct conn *c);
+void worker_front_add(struct worker *w, struct wfront *f);
+void worker_front_remove(struct worker *w, struct wfront *f);
 uint64_t worker_now_ns(void);
 
 #endif

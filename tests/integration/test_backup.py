@@ -156,10 +156,15 @@ def pg():
         compression="zstd", verify=True)])
     archive = "%s -c %s archive-wal phys %%p %%f" % (BACKUP_BIN,
                                                     cl.archive_config)
+    # archive_command in postgresql.auto.conf, not on the command line
+    # (which would win over it): a test may point it elsewhere with
+    # ALTER SYSTEM and pg_reload_conf() (test_examples.py does)
+    with open(os.path.join(cl.data, "postgresql.auto.conf"), "a") as f:
+        f.write("archive_command = '%s'\n" % archive)
     opts = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c wal_level=replica "
-            "-c archive_mode=on -c \"archive_command=%s\" -c fsync=off "
+            "-c archive_mode=on -c fsync=off "
             "-c max_wal_senders=5 -c shared_buffers=32MB"
-            % (port, cl.sock, archive))
+            % (port, cl.sock))
     r = as_postgres([PGBIN + "/pg_ctl", "-D", cl.data, "-l",
                      os.path.join(base, "pg", "log"), "-w", "-t", "60",
                      "start", "-o", opts])

@@ -47,10 +47,17 @@ def full_config(d):
     secret(d / "admin.token", "t0ken\n")
     secret(d / "db.password", "pw\n")
     secret(d / "backup.key", "k" * 64 + "\n")
-    (d / "htpasswd").write_text("staff:$2y$05$abcdefghijklmnopqrstuv\n")
-    (d / "jwks.json").write_text('{"keys": []}\n')
+    # real files: `limen check` loads the users file and the JWKS
+    subprocess.run(["htpasswd", "-c", "-b", "-B", "-C", "5",
+                    str(d / "htpasswd"), "staff", "pw"], check=True,
+                   capture_output=True)
+    from jwcrypto import jwk
+    (d / "jwks.json").write_text('{"keys": [%s]}\n' % jwk.JWK.generate(
+        kty="EC", crv="P-256", kid="k1").export_public())
     (d / "www").mkdir()
     (d / "crs").mkdir()
+    (d / "crs" / "local.conf").write_text(
+        'SecRule ARGS "@contains attack" "id:1001,phase:2,deny,status:403"\n')
     (d / "acme-ca.pem").write_text((d / "example.crt").read_text())
     return f"""\
 global:

@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""The ACME manager inside `limen run` (SPEC §4, docs/acme.md "Inside
+limen run"): certificates ordered from a real pebble and installed into
+the running proxy's TLS listener, HTTP-01 answered by the plaintext
+listener (also with redirect_https), TLS-ALPN-01 by the proxy's own TLS
+listener, renewal without dropping an open connection, an unreachable CA
+at start, and a restart that orders nothing new.  Pebble and the state
+directory come from peers/acme_env.py (shared with test_acme_pebble.py).
+"""
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+from cryptography import x509
+
+from conftest import SLOW, free_port, wait_for
+from peers.acme_env import NAMES, AcmeEnv, order_count
+
+
+@pytest.fixture
+def acme(tmp_path):
+    env = AcmeEnv(tmp_path)
+    yield env
+    env.stop()
+
+
+def run_config(env, backend_addr, challenges="[http-01]", redirect=True,
+               directory=None, names=NAMES):
+    """limen run: plaintext listener (pebble's httpPort), TLS listener with
+    acme (pebble's tlsPort), every name proxied to backend_addr."""
+    directory = directory or env.pebble.directory
+    return """
+global:
+  state_dir: %s
+  workers: 2
+  log: { level: debug, format: text }
+listeners:
+  - name: web
+    listen: ["127.0.0.1:%d"]
+    redirect_https: %s
+  - name: websecure
+    listen: ["127.0.0.1:%d"]
+    tls:
+      acme: true
+routes:
+  - host: [%s]
+    path: /
+    pool: app
+pools:
+  app:
+    servers: [{ address: "%s" }]
+acme:
+  directory: %s
+  email: ops@example.com
+  ca_roots: %s
+  challenges: %s
+""" % (env.state, env.http_port, "true" if redirect else "false",
+       env.tls_port, ", ".join(names), backend_addr, directory,
+       env.pebble.ca_pem, challenges)
+
+
+def served_cert(port, name):
+    """The leaf the TLS listener presents for SNI name (no verification)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        with ctx.wrap_socket(s, server_hostname=name) as t:
+            return x509.load_der_x509_certificate(t.getpeercert(True))
+
+
+def issued_by_pebble(port, name):
+    try:
+        c = served_cert(port, name)
+    except OSError:
+        return None
+    return c if "Pebble" in c.issuer.rfc4514_string() else None
+
+
+def s_client_verify(port, name, root):
+    r = subprocess.run(
+        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+         "-servername", name, "-verify_hostname", name, "-CAfile", root,
+         "-verify_return_error", "-brief"],
+        input="", capture_output=True, text=True, timeout=10 * SLOW)
+    return r
+
+
+def curl_https(port, name, root):
+    return subprocess.run(
+        ["curl", "-sS", "--max-time", "5", "--cacert", root,
+         "--resolve", "%s:%d:127.0.0.1" % (name, port),
+         "https://%s:%d/hello" % (name, port)],
+        capture_output=True, text=True, timeout=10 * SLOW)
+
+
+def start(acme, run_limen, backend, **kw):
+    b = backend()
+    lim = run_limen(run_config(acme, b.address, **kw),
+                    wait_ports=[acme.http_port, acme.tls_port])
+    return lim, b
+
+
+def test_run_serves_valid_certificates_for_two_names(acme, run_limen,
+                                                     backend):
+    acme.start_pebble()
+    t0 = time.monotonic()
+    lim, b = start(acme, run_limen, backend)
+    for n in NAMES:
+        wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
+                 what="pebble certificate for %s:\n%s" % (n, lim.log()))
+    assert time.monotonic() - t0 < 20 * SLOW
+    root = acme.pebble.roots_pem()
+    for n in NAMES:
+        r = s_client_verify(acme.tls_port, n, root)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "Verification: OK" in r.stderr + r.stdout
+        c = curl_https(acme.tls_port, n, root)
+        assert c.returncode == 0, c.stderr
+        assert "/hello" in c.stdout
+    # HTTP-01 went through the plaintext listener although it redirects
+    assert order_count(lim.log()) == 2
+    assert re.search(r"http-01", lim.log())
+    # ...which still redirects everything else
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                        "-H", "Host: %s" % NAMES[0],
+                        "http://127.0.0.1:%d/x" % acme.http_port],
+                       capture_output=True, text=True, timeout=10)
+    assert r.stdout == "308"
+
+
+def test_run_tls_alpn_01_on_its_own_tls_listener(acme, run_limen, backend):
+    acme.start_pebble()
+    lim, b = start(acme, run_limen, backend, challenges="[tls-alpn-01]")
+    for n in NAMES:
+        wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
+                 what="pebble certificate for %s:\n%s" % (n, lim.log()))
+    root = acme.pebble.roots_pem()
+    for n in NAMES:
+        c = curl_https(acme.tls_port, n, root)
+        assert c.returncode == 0, c.stderr
+    assert "tls-alpn-01" in lim.log()
+
+
+def test_run_restart_orders_nothing_new(acme, run_limen, backend):
+    acme.start_pebble()
+    lim, b = start(acme, run_limen, backend)
+    for n in NAMES:
+        wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
+                 what="certificate for %s" % n)
+    before = {n: acme.cert_path(n).read_bytes() for n in NAMES}
+    assert lim.stop() == 0
+    lim2 = run_limen(run_config(acme, b.address), name="again.yaml",
+                     wait_ports=[acme.tls_port])
+    # the stored certificates serve from the first handshake on
+    root = acme.pebble.roots_pem()
+    for n in NAMES:
+        c = curl_https(acme.tls_port, n, root)
+        assert c.returncode == 0, c.stderr
+    lim2.wait_log(r"not due", timeout=10)
+    assert order_count(lim2.log()) == 0, lim2.log()
+    for n in NAMES:
+        assert acme.cert_path(n).read_bytes() == before[n]
+
+
+def test_run_unreachable_ca_keeps_serving_with_fallback(acme, run_limen,
+                                                         backend, tmp_path):
+    acme.start_pebble()          # only for its CA file; the URL is dead
+    dead = "https://127.0.0.1:%d/dir" % free_port()
+    lim, b = start(acme, run_limen, backend, redirect=False, directory=dead)
+    # plaintext HTTP is proxied as usual
+    r = subprocess.run(["curl", "-sS", "--max-time", "5",
+                        "-H", "Host: %s" % NAMES[0],
+                        "http://127.0.0.1:%d/plain" % acme.http_port],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "/plain" in r.stdout, r.stderr
+    # TLS handshakes succeed with the self-signed stand-in
+    for n in NAMES:
+        c = served_cert(acme.tls_port, n)
+        assert c.issuer == c.subject
+        assert n in c.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(
+                x509.DNSName)
+    lim.wait_log(r"acme: .*retrying in", timeout=15)
+    assert lim.alive()
+
+
+def test_run_renewal_keeps_open_connection(acme, run_limen, backend):
+    acme.start_pebble(validity=12)
+    lim, b = start(acme, run_limen, backend)
+    n = NAMES[0]
+    first = wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
+                     what="first certificate")
+    root = acme.pebble.roots_pem()
+    # a keep-alive connection made with the first certificate
+    ctx = ssl.create_default_context(cafile=root)
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1",
+                                                  acme.tls_port), timeout=5),
+                        server_hostname=n)
+
+    def ask(path):
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, n))
+                  .encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(4096)
+        head, body = data.split(b"\r\n\r\n", 1)
+        m = re.search(rb"(?i)content-length: *(\d+)", head)
+        need = int(m.group(1)) if m else 0
+        while len(body) < need:
+            body += s.recv(4096)
+        return head, body
+
+    head, body = ask("/one")
+    assert head.startswith(b"HTTP/1.1 200"), head
+
+    def renewed():
+        c = issued_by_pebble(acme.tls_port, n)
+        return c if c and c.serial_number != first.serial_number else None
+    second = wait_for(renewed, timeout=20, what="renewed certificate:\n" +
+                      lim.log())
+    assert second.not_valid_after >= first.not_valid_after
+    head, body = ask("/two")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert b"/two" in body
+    s.close()
+
+
+def test_run_reload_orders_an_added_name(acme, run_limen, backend):
+    acme.start_pebble()
+    b = backend()
+    lim = run_limen(run_config(acme, b.address, names=NAMES[:1]),
+                    wait_ports=[acme.http_port, acme.tls_port])
+    wait_for(lambda: issued_by_pebble(acme.tls_port, NAMES[0]), timeout=20,
+             what="first name")
+    (acme.tmp / "limen.yaml").write_text(run_config(acme, b.address))
+    lim.send_signal(signal.SIGHUP)
+    wait_for(lambda: issued_by_pebble(acme.tls_port, NAMES[1]), timeout=20,
+             what="added name after reload:\n" + lim.log())
+    assert order_count(lim.log()) == 2
+    c = curl_https(acme.tls_port, NAMES[1], acme.pebble.roots_pem())
+    assert c.returncode == 0, c.stderr
+
+
+def test_run_reload_new_acme_listener_gets_the_certificates(acme, run_limen,
+                                                            backend):
+    acme.start_pebble()
+    b = backend()
+    lim = run_limen(run_config(acme, b.address),
+                    wait_ports=[acme.http_port, acme.tls_port])
+    for n in NAMES:
+        wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
+                 what="certificate for %s" % n)
+    port2 = free_port()
+    text = run_config(acme, b.address).replace("routes:", """  - name: websecure2
+    listen: ["127.0.0.1:%d"]
+    tls:
+      acme: true
+routes:""" % port2)
+    (acme.tmp / "limen.yaml").write_text(text)
+    lim.send_signal(signal.SIGHUP)
+    lim.wait_log(r"configuration 2 is live", timeout=10)
+    root = acme.pebble.roots_pem()
+    for n in NAMES:
+        c = wait_for(lambda: curl_https(port2, n, root).returncode == 0,
+                     timeout=5, what="pebble certificate on the new listener")
+        assert c
+    assert order_count(lim.log()) == 2
