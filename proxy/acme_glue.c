@@ -23,6 +23,7 @@
 #include "acme/store.h"
 #include "common/log.h"
 #include "proxy/exchange.h"
+#include "proxy/metrics.h"	/* admin hook */
 #include "proxy/tls_listen.h"
 
 #define ACME_GLUE_PREFIX "/.well-known/acme-challenge/"
@@ -146,8 +147,9 @@ acme_glue_status(void *arg, const char *name,
     const struct acme_name_status *st)
 {
 	(void)arg;
-	/* The manager logs failures and retries itself; metrics go here
-	 * once proxy/metrics.h exists. */
+	/* The manager logs failures and retries itself. */
+	metrics_acme_status(name, st->has_cert, st->not_after,	/* admin hook */
+	    st->attempts, st->failures, st->last_error);
 	log_debug("acme: %s: %s, %u failures in a row, next attempt %lld",
 	    name, st->has_cert ? "certificate" : "no certificate",
 	    st->failures, (long long)st->next_attempt);

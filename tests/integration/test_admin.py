@@ -557,3 +557,87 @@ def call_ok(port):
         return call(port, "/healthz")[0] == 200
     except OSError:
         return False
+
+
+# ---- ACME certificates in the status and metrics ------------------------------
+
+def acme_config(env, aport, backend_addr, directory):
+    from peers.acme_env import NAMES
+    doc = {
+        "global": {"state_dir": str(env.state), "workers": 2},
+        "admin": {"listen": "127.0.0.1:%d" % aport},
+        "listeners": [
+            {"name": "web", "listen": ["127.0.0.1:%d" % env.http_port]},
+            {"name": "websecure", "listen": ["127.0.0.1:%d" % env.tls_port],
+             "tls": {"acme": True}}],
+        "routes": [{"host": list(NAMES), "pool": "app"}],
+        "pools": {"app": pool(backend_addr)},
+        "acme": {"directory": directory, "email": "ops@example.com",
+                 "ca_roots": str(env.pebble.ca_pem),
+                 "challenges": ["http-01"]},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@pytest.fixture
+def acme_env(tmp_path):
+    from peers.acme_env import AcmeEnv
+    env = AcmeEnv(tmp_path)
+    yield env
+    env.stop()
+
+
+def test_acme_certificates_are_reported(acme_env, run_limen,
+                                                     backend, tmp_path):
+    from peers.acme_env import NAMES
+    acme_env.start_pebble()
+    b = backend()
+    aport = free_port()
+    run_limen(acme_config(acme_env, aport, b.address,
+                          acme_env.pebble.directory),
+              wait_ports=[acme_env.http_port, aport])
+
+    def issued():
+        certs = {c["name"]: c for c in status(aport)["certificates"]}
+        return all(n in certs and certs[n]["not_after"] for n in NAMES) \
+            and certs
+    certs = wait_for(issued, timeout=30, what="ACME certificates in status")
+    for n in NAMES:
+        c = certs[n]
+        assert c["source"] == "acme" and c["last_error"] is None
+        leaf = acme_env.leaf(n)
+        assert c["not_after"] == int(leaf.not_valid_after.replace(
+            tzinfo=datetime.timezone.utc).timestamp())
+        assert scrape(aport)["limen_certificate_expiry_timestamp_seconds"] \
+            .get(name=n, source="acme") == c["not_after"]
+        assert scrape(aport)["limen_acme_failures_total"].get(name=n) == 0
+
+
+def test_acme_failures_are_counted_with_the_last_error(acme_env, run_limen,
+                                                       backend):
+    from peers.acme_env import NAMES
+    acme_env.start_pebble()      # only for its CA file; the URL is dead
+    b = backend()
+    aport = free_port()
+    dead = "https://127.0.0.1:%d/dir" % free_port()
+    run_limen(acme_config(acme_env, aport, b.address, dead),
+              wait_ports=[acme_env.http_port, aport])
+
+    def failed():
+        certs = {c["name"]: c for c in status(aport)["certificates"]}
+        return all(n in certs and certs[n]["acme_failures"] >= 1
+                   for n in NAMES) and certs
+    certs = wait_for(failed, timeout=30, what="ACME failures in status")
+    for n in NAMES:
+        assert certs[n]["source"] == "acme"
+        assert certs[n]["not_after"] is None      # only a stand-in
+        assert certs[n]["last_error"]
+        assert scrape(aport)["limen_acme_failures_total"].get(name=n) >= 1
+    page = call(aport, "/")[2].decode()
+    assert "no certificate" in page
+    assert html_escape(certs[NAMES[0]]["last_error"]) in page
+
+
+def html_escape(s):
+    import html
+    return html.escape(s, quote=True).replace("&#x27;", "&#39;")
