@@ -641,3 +641,43 @@ def test_acme_failures_are_counted_with_the_last_error(acme_env, run_limen,
 def html_escape(s):
     import html
     return html.escape(s, quote=True).replace("&#x27;", "&#39;")
+
+
+def test_tls_and_http2_connections_and_requests_are_counted(run_limen,
+                                                            tmp_path):
+    from tlsutil import CA, H2Client, tls_connect
+    ca = CA(tmp_path / "pki")
+    crt, key = ca.issue("app", ["app.example.com"])
+    port, aport = free_port(), free_port()
+    cfg = yaml.safe_load(admin_config(
+        tmp_path, port, aport,
+        [{"host": ["app.example.com"], "respond": {"status": 200,
+                                                   "body": "hi\n"}}]))
+    cfg["listeners"] = [{"name": "websecure",
+                         "listen": ["127.0.0.1:%d" % port],
+                         "tls": {"certificates": [{"cert": crt,
+                                                   "key": key}]}}]
+    run_limen(yaml.safe_dump(cfg), wait_ports=[port, aport])
+
+    def open_conns():
+        return scrape(aport)["limen_connections_open"].get(
+            listener="websecure")
+
+    h2c = H2Client(port, ca)
+    h1 = tls_connect(port, ca, alpn=["http/1.1"])
+    try:
+        sid = h2c.request("/")
+        r = h2c.wait(sid)
+        assert dict(r["headers"])[":status"] == "200"
+        h1.sendall(b"GET / HTTP/1.1\r\nHost: app.example.com\r\n\r\n")
+        assert h1.recv(4096).startswith(b"HTTP/1.1 200")
+        wait_for(lambda: open_conns() == 2, what="two open connections")
+    finally:
+        h2c.close()
+        h1.close()
+    wait_for(lambda: open_conns() == 0, what="both closed")
+    fams = scrape(aport)
+    assert fams["limen_http_requests_total"].get(
+        route="app.example.com/", pool="", code="2xx") == 2
+    assert fams["limen_connections_accepted_total"].get(
+        listener="websecure") == 2
