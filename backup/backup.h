@@ -436,7 +436,7 @@ struct metrics_job {
 };
 
 /* Prometheus text for the jobs (malloc'd). */
-char *metrics_render(const struct metrics_job *jobs, size_t n);
+char *backup_metrics_render(const struct metrics_job *jobs, size_t n);
 /* Refresh a job's catalog-derived values (last success, size, verify). */
 void metrics_from_catalog(struct metrics_job *mj, const char *jobdir);
 

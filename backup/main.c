@@ -385,7 +385,10 @@ main(int argc, char **argv)
 	}
 
 	diag_init(&d);
-	if ((cfg = conf_load(config_path, &d)) == NULL) {
+	/* the proxy's secrets (admin token, ACME storage key) belong to
+	 * another user; this process never needs them */
+	if ((cfg = conf_load_ex(config_path, CONF_LOAD_SKIP_PROXY_SECRETS,
+	    &d)) == NULL) {
 		diag_sort(&d);
 		diag_print(&d, stderr);
 		diag_free(&d);

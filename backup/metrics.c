@@ -110,7 +110,7 @@ static const struct metric_def metric_defs[] = {
 #undef M
 
 char *
-metrics_render(const struct metrics_job *jobs, size_t n)
+backup_metrics_render(const struct metrics_job *jobs, size_t n)
 {
 	struct metrics_buf b = { NULL, 0, 0, false };
 

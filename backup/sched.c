@@ -265,7 +265,7 @@ sched_render(void *arg)
 
 	for (size_t i = 0; i < s->n; i++)
 		s->mview[i] = s->jobs[i].m;
-	return metrics_render(s->mview, s->n);
+	return backup_metrics_render(s->mview, s->n);
 }
 
 /* When the job should run first: now if a run was missed. */

@@ -23,7 +23,7 @@
 #include "acme/store.h"
 #include "common/log.h"
 #include "proxy/exchange.h"
-#include "proxy/metrics.h"	/* admin hook */
+#include "proxy/metrics.h"
 #include "proxy/tls_listen.h"
 
 #define ACME_GLUE_PREFIX "/.well-known/acme-challenge/"
@@ -48,11 +48,32 @@ static struct {
 
 /* ---- hooks (control thread) ------------------------------------------ */
 
+/* The leaf's notAfter from a PEM file, 0 if unreadable (only the
+ * certificate is read here, never the key). */
+static time_t
+acme_glue_not_after(const char *cert_path)
+{
+	BIO *b;
+	X509 *x = NULL;
+	struct tm tm;
+	time_t t = 0;
+
+	if ((b = BIO_new_file(cert_path, "r")) == NULL)
+		return 0;
+	if ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL &&
+	    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+		t = timegm(&tm);
+	X509_free(x);
+	BIO_free(b);
+	return t;
+}
+
 static void
 acme_glue_installed(void *arg, const char *name, const char *cert_path,
     const char *key_path)
 {
 	char err[256];
+	time_t na;
 
 	(void)arg;
 	if (glue.conf == NULL)
@@ -62,6 +83,8 @@ acme_glue_installed(void *arg, const char *name, const char *cert_path,
 		log_warnx("acme: %s: certificate not installed: %s", name, err);
 	else
 		log_info("acme: %s: certificate installed", name);
+	if ((na = acme_glue_not_after(cert_path)) != 0)
+		metrics_cert_set(name, na, "acme");
 }
 
 static struct cert_bundle *
@@ -147,9 +170,12 @@ acme_glue_status(void *arg, const char *name,
     const struct acme_name_status *st)
 {
 	(void)arg;
-	/* The manager logs failures and retries itself. */
-	metrics_acme_status(name, st->has_cert, st->not_after,	/* admin hook */
-	    st->attempts, st->failures, st->last_error);
+	/* called once per finished attempt; the manager logs failures and
+	 * retries itself */
+	if (st->failures > 0)
+		metrics_acme_failure(name, st->last_error);
+	else
+		metrics_acme_success(name);
 	log_debug("acme: %s: %s, %u failures in a row, next attempt %lld",
 	    name, st->has_cert ? "certificate" : "no certificate",
 	    st->failures, (long long)st->next_attempt);

@@ -13,7 +13,8 @@
  *  - tlsalpn01_set/clear: a name -> challenge certificate map under a
  *    mutex, read by the TLS-ALPN-01 hook of the SSL contexts
  *    (acme_glue_alpn, set by tls_listen_build on `acme: true` listeners);
- *  - name_status: a log line (and the metrics, once they exist).
+ *  - name_status: metrics_acme_failure/success (proxy/metrics.h);
+ *    installed certificates also go to metrics_cert_set (expiry).
  *
  * Workers answer `GET /.well-known/acme-challenge/TOKEN` on plaintext
  * listeners with acme_glue_http01() before routing and before any

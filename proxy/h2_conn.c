@@ -56,7 +56,7 @@
 #include "proxy/exchange.h"
 #include "proxy/h1_parse.h"
 #include "proxy/listener.h"
-#include "proxy/metrics.h"	/* admin hook */
+#include "proxy/metrics.h"
 #include "proxy/path.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
@@ -129,7 +129,7 @@ struct h2_conn {
 	bool calm;			/* abuse seen: GOAWAY and close */
 	bool closing;			/* flushing before free */
 	bool drained_pending;		/* some stream wants on_drained */
-	unsigned mseries;		/* admin hook: listener series */
+	unsigned mseries;		/* metrics: listener series */
 };
 
 static const struct exchange_front h2_front;
@@ -340,7 +340,7 @@ h2_on_begin_headers(nghttp2_session *ss, const nghttp2_frame *frame,
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	if (c->draining && c->goaway_final)
+	if (c->calm || (c->draining && c->goaway_final))
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	if ((s = h2_stream_new(c, frame->hd.stream_id)) == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -989,7 +989,7 @@ h2_conn_free(struct h2_conn *c)
 	nghttp2_session_del(c->ss);
 	c->ss = NULL;
 	bufferevent_free(c->bev);
-	metrics_conn_close(c->w->id, c->mseries);	/* admin hook */
+	metrics_conn_close(c->w->id, c->mseries);
 	worker_front_remove(c->w, &c->f);
 	free(c);
 }
@@ -1261,7 +1261,7 @@ h2_conn_start(struct worker *w, struct bufferevent *bev,
 	c->f.drain = h2_conn_drain;
 	c->f.kill = h2_conn_kill;
 	worker_front_add(w, &c->f);
-	c->mseries = metrics_conn_open(w->id, w->cur->snap,	/* admin hook */
+	c->mseries = metrics_conn_open(w->id, w->cur->snap,
 	    listener_find_conf(w->cur->snap->conf, local, local_len));
 	event_assign(&c->kick, w->base, -1, 0, h2_kick_cb, c);
 	evtimer_assign(&c->timer, w->base, h2_timer_cb, c);

@@ -43,7 +43,10 @@ cmd_check(const char *path)
 	struct config *c;
 
 	diag_init(&d);
-	c = conf_load(path, &d);
+	/* Like `limen run`: the backup jobs' password files belong to the
+	 * companion's user (limen.service runs this check as User=limen);
+	 * limen-backup reads and checks them itself when it loads. */
+	c = conf_load_ex(path, CONF_LOAD_SKIP_BACKUP_SECRETS, &d);
 	if (c != NULL) {
 		/* the users files, JWKS and WAF rules the routes name */
 		struct gateway *g = gateway_new(c, &d);

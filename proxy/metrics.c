@@ -532,35 +532,6 @@ metrics_acme_success(const char *name)
 	pthread_mutex_unlock(&reg.mu);
 }
 
-void
-metrics_acme_status(const char *name, bool has_cert, time_t not_after,
-    unsigned attempts, unsigned failures, const char *last_error)
-{
-	struct metrics_cert *c;
-	unsigned made;
-
-	pthread_mutex_lock(&reg.mu);
-	if ((c = metrics_cert_find(name, true, NULL)) == NULL) {
-		pthread_mutex_unlock(&reg.mu);
-		return;
-	}
-	if (has_cert || c->source[0] == '\0') {
-		c->not_after = has_cert ? not_after : 0;
-		snprintf(c->source, sizeof(c->source), "acme");
-	}
-	made = attempts >= c->acme_attempts ? attempts - c->acme_attempts : 0;
-	c->acme_attempts = attempts;
-	if (failures == 0) {
-		c->last_error[0] = '\0';
-	} else if (made > 0) {
-		c->acme_failures += made < failures ? made : failures;
-		snprintf(c->last_error, sizeof(c->last_error), "%s",
-		    last_error ? last_error : "failed");
-		c->last_error_at = time(NULL);
-	}
-	pthread_mutex_unlock(&reg.mu);
-}
-
 static int
 metrics_cert_cmp(const void *a, const void *b)
 {

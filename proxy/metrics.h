@@ -86,14 +86,6 @@ void metrics_cert_sweep(const char *source);
 void metrics_acme_failure(const char *name, const char *error);
 /* An ACME attempt for name succeeded (clears the last error). */
 void metrics_acme_success(const char *name);
-/*
- * The ACME manager's view of name after an attempt (its name_status
- * hook): the certificate's expiry when it has one, and one failure for
- * each attempt made since the last call that failed (attempts and
- * failures as in struct acme_name_status: total, and in a row).
- */
-void metrics_acme_status(const char *name, bool has_cert, time_t not_after,
-    unsigned attempts, unsigned failures, const char *last_error);
 /* A reload ended: live (ok) or rejected with error (may be NULL). */
 void metrics_reload_done(bool ok, const char *error);
 
@@ -124,7 +116,6 @@ struct metrics_cert {
 	uint64_t acme_failures;
 	char last_error[256];		/* "" if none since the last success */
 	time_t last_error_at;
-	unsigned acme_attempts;		/* seen by metrics_acme_status */
 };
 /* A copy of the certificate table, sorted by name; *n entries; free(). */
 struct metrics_cert *metrics_certs(size_t *n);

@@ -8,7 +8,7 @@ total_p=0; total_f=0; status=0
 mkdir -p build
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+export FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 
 suite() {   # suite NAME COMMAND...
 	name=$1; shift

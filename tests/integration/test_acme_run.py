@@ -7,6 +7,7 @@ listener, renewal without dropping an open connection, an unreachable CA
 at start, and a restart that orders nothing new.  Pebble and the state
 directory come from peers/acme_env.py (shared with test_acme_pebble.py).
 """
+import calendar
 import re
 import signal
 import socket
@@ -29,7 +30,7 @@ def acme(tmp_path):
 
 
 def run_config(env, backend_addr, challenges="[http-01]", redirect=True,
-               directory=None, names=NAMES):
+               directory=None, names=NAMES, admin_port=None):
     """limen run: plaintext listener (pebble's httpPort), TLS listener with
     acme (pebble's tlsPort), every name proxied to backend_addr."""
     directory = directory or env.pebble.directory
@@ -58,9 +59,11 @@ acme:
   email: ops@example.com
   ca_roots: %s
   challenges: %s
-""" % (env.state, env.http_port, "true" if redirect else "false",
+%s""" % (env.state, env.http_port, "true" if redirect else "false",
        env.tls_port, ", ".join(names), backend_addr, directory,
-       env.pebble.ca_pem, challenges)
+       env.pebble.ca_pem, challenges,
+       'admin: { listen: "127.0.0.1:%d" }\n' % admin_port
+       if admin_port else "")
 
 
 def served_cert(port, name):
@@ -98,6 +101,16 @@ def curl_https(port, name, root):
         capture_output=True, text=True, timeout=10 * SLOW)
 
 
+def metric(admin_port, family, name):
+    """The value of family{name="NAME",...} on /metrics, or None."""
+    r = subprocess.run(["curl", "-sS", "--max-time", "5",
+                        "http://127.0.0.1:%d/metrics" % admin_port],
+                       capture_output=True, text=True, timeout=10)
+    m = re.search(r'^%s\{[^}]*name="%s"[^}]*\} (\S+)$' %
+                  (family, re.escape(name)), r.stdout, re.M)
+    return float(m.group(1)) if m else None
+
+
 def start(acme, run_limen, backend, **kw):
     b = backend()
     lim = run_limen(run_config(acme, b.address, **kw),
@@ -109,7 +122,8 @@ def test_run_serves_valid_certificates_for_two_names(acme, run_limen,
                                                      backend):
     acme.start_pebble()
     t0 = time.monotonic()
-    lim, b = start(acme, run_limen, backend)
+    aport = free_port()
+    lim, b = start(acme, run_limen, backend, admin_port=aport)
     for n in NAMES:
         wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
                  what="pebble certificate for %s:\n%s" % (n, lim.log()))
@@ -122,6 +136,12 @@ def test_run_serves_valid_certificates_for_two_names(acme, run_limen,
         c = curl_https(acme.tls_port, n, root)
         assert c.returncode == 0, c.stderr
         assert "/hello" in c.stdout
+        # the expiry is a metric (no more e-mails from the CA)
+        na = calendar.timegm(served_cert(acme.tls_port, n)
+                             .not_valid_after.timetuple())
+        assert metric(aport, "limen_certificate_expiry_timestamp_seconds",
+                      n) == na
+        assert metric(aport, "limen_acme_failures_total", n) == 0
     # HTTP-01 went through the plaintext listener although it redirects
     assert order_count(lim.log()) == 2
     assert re.search(r"http-01", lim.log())
@@ -171,7 +191,9 @@ def test_run_unreachable_ca_keeps_serving_with_fallback(acme, run_limen,
                                                          backend, tmp_path):
     acme.start_pebble()          # only for its CA file; the URL is dead
     dead = "https://127.0.0.1:%d/dir" % free_port()
-    lim, b = start(acme, run_limen, backend, redirect=False, directory=dead)
+    aport = free_port()
+    lim, b = start(acme, run_limen, backend, redirect=False, directory=dead,
+                   admin_port=aport)
     # plaintext HTTP is proxied as usual
     r = subprocess.run(["curl", "-sS", "--max-time", "5",
                         "-H", "Host: %s" % NAMES[0],
@@ -187,6 +209,10 @@ def test_run_unreachable_ca_keeps_serving_with_fallback(acme, run_limen,
                 x509.DNSName)
     lim.wait_log(r"acme: .*retrying in", timeout=15)
     assert lim.alive()
+    for n in NAMES:
+        wait_for(lambda: (metric(aport, "limen_acme_failures_total", n)
+                          or 0) >= 1, timeout=15,
+                 what="failure metric for %s" % n)
 
 
 def test_run_renewal_keeps_open_connection(acme, run_limen, backend):
@@ -221,7 +247,7 @@ def test_run_renewal_keeps_open_connection(acme, run_limen, backend):
     def renewed():
         c = issued_by_pebble(acme.tls_port, n)
         return c if c and c.serial_number != first.serial_number else None
-    second = wait_for(renewed, timeout=20, what="renewed certificate:\n" +
+    second = wait_for(renewed, timeout=30, what="renewed certificate:\n" +
                       lim.log())
     assert second.not_valid_after >= first.not_valid_after
     head, body = ask("/two")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import free_port, run_cmd, LIMEN_BIN
+from conftest import SANITIZED, free_port, run_cmd, LIMEN_BIN
 from proxyutil import config, get, needs_loader, pool
 
 pytestmark = needs_loader()
@@ -430,7 +430,7 @@ def test_compress_big_static_file_streams(run_limen, tmp_path):
                     return int(line.split()[1])
     root = tmp_path / "www"
     root.mkdir()
-    data = base64.b64encode(os.urandom(18 * 1024 * 1024))   # 24 MiB, ~75 %
+    data = base64.b64encode(os.urandom(6 * 1024 * 1024))   # 8 MiB, ~75 %
     (root / "big.txt").write_bytes(data)
     port = free_port()
     lim = run_limen(config(port, [{"host": ["*"], "compress": True,
@@ -462,5 +462,44 @@ def test_compress_big_static_file_streams(run_limen, tmp_path):
         out += rest[:size]
         rest = rest[size + 2:]
     assert zlib.decompress(out, 16 + zlib.MAX_WBITS) == data
-    # the compressed body is ~18 MiB: it never sat in limen's memory whole
-    assert during - before < 8 * 1024, (before, during)
+    # the compressed body is ~6 MiB: it never sat in limen's memory whole
+    # (the plain run only: ASan's quarantine keeps freed buffers resident)
+    if not SANITIZED:
+        assert during - before < 3 * 1024, (before, during)
+
+
+def test_checks_and_compression_over_http2(run_limen, tmp_path, backend):
+    """The checks and compression live in the exchange: the HTTP/2 front
+    gets them too (curl over TLS with ALPN h2)."""
+    b = backend()
+    path = htpasswd(tmp_path)
+    crt, key = tmp_path / "site.crt", tmp_path / "site.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+         "-subj", "/CN=app.test", "-addext", "subjectAltName=DNS:app.test",
+         "-keyout", str(key), "-out", str(crt)],
+        check=True, capture_output=True)
+    port = free_port()
+    listeners = [{"name": "websecure", "listen": ["127.0.0.1:%d" % port],
+                  "http2": True, "tls": {"certificates": [
+                      {"cert": str(crt), "key": str(key)}]}}]
+    routes = [{"host": ["app.test"], "pool": "app", "compress": True,
+               "auth": {"basic": {"users_file": str(path)}}}]
+    run_limen(config(port, routes, {"app": pool(b.address)}, tmp_path,
+                     listeners=listeners), wait_ports=[port])
+    url = "https://app.test:%d/x?%s" % (port, "a" * 1500)
+    base = ["curl", "-sS", "--http2", "--cacert", str(crt), "--resolve",
+            "app.test:%d:127.0.0.1" % port, "-o", "/dev/null", "-w",
+            "%{http_code} %{http_version}"]
+    p = run_cmd(base + [url])
+    assert p.stdout == "401 2", p.stdout + p.stderr
+    p = run_cmd(["curl", "-sS", "--http2", "--cacert", str(crt), "--resolve",
+                 "app.test:%d:127.0.0.1" % port, "-u", "alice:wonderland",
+                 "--compressed", "-D",
+                 str(tmp_path / "h"), url])
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["path"].startswith("/x?")
+    head = (tmp_path / "h").read_text().lower()
+    assert head.startswith("http/2 200")
+    assert "content-encoding: " in head and "vary: accept-encoding" in head

@@ -397,3 +397,25 @@ def test_body_length_mismatch_is_rejected(run_limen, backend, ca, tmp_path):
     r = c.wait(c.request("/y"))
     assert r["headers"][":status"] == "200"
     c.close()
+
+
+def test_reload_keeps_the_session_and_new_streams_see_it(run_limen, ca,
+                                                         tmp_path):
+    port = free_port()
+    crt, key = ca.issue("app", ["app.example.com"])
+    listeners = [{"name": "websecure", "listen": ["127.0.0.1:%d" % port],
+                  "tls": {"certificates": [{"cert": crt, "key": key}]}}]
+
+    def conf(body):
+        return config(port, [{"host": ["*"], "respond": {
+            "status": 200, "body": body}}], None, tmp_path,
+            listeners=listeners)
+    lim = run_limen(conf("one\n"), wait_ports=[port])
+    c = H2Client(port, ca)
+    assert c.wait(c.request("/"))["body"] == b"one\n"
+    (tmp_path / "limen.yaml").write_text(conf("two\n"))
+    lim.send_signal(signal.SIGHUP)
+    lim.wait_log(r"configuration 2 is live")
+    assert c.wait(c.request("/"))["body"] == b"two\n"
+    assert not c.closed and c.goaway() is None
+    c.close()

@@ -175,37 +175,6 @@ test_metrics_certificates_mark_and_sweep(void)
 	free(certs);
 }
 
-static void
-test_metrics_acme_status_counts_each_failed_attempt_once(void)
-{
-	struct metrics_cert *c;
-	size_t n;
-
-	/* start: stored certificate, no attempt yet */
-	metrics_acme_status("a.example", true, 5000, 0, 0, NULL);
-	/* a renewal fails, is reported, and reported again unchanged */
-	metrics_acme_status("a.example", true, 5000, 1, 1, "rate limited");
-	metrics_acme_status("a.example", true, 5000, 1, 1, "rate limited");
-	c = metrics_certs(&n);
-	REQUIRE(n == 1);
-	CHECK_INT(c[0].acme_failures, ==, 1);
-	CHECK_STR(c[0].last_error, "rate limited");
-	CHECK_INT(c[0].not_after, ==, 5000);
-	free(c);
-	/* two more failed attempts seen at once, then a success */
-	metrics_acme_status("a.example", true, 5000, 3, 3, "timeout");
-	c = metrics_certs(&n);
-	CHECK_INT(c[0].acme_failures, ==, 3);
-	free(c);
-	metrics_acme_status("a.example", true, 9000, 4, 0, NULL);
-	c = metrics_certs(&n);
-	CHECK_INT(c[0].acme_failures, ==, 3);
-	CHECK_STR(c[0].last_error, "");
-	CHECK_INT(c[0].not_after, ==, 9000);
-	CHECK_STR(c[0].source, "acme");
-	free(c);
-}
-
 static int
 count_cb(void *arg, const char *name, const struct prom_label *l, size_t n,
     double v)
@@ -255,6 +224,5 @@ HARNESS_MAIN(
 	T(test_metrics_classes_and_buckets),
 	T(test_metrics_series_survive_a_reload),
 	T(test_metrics_certificates_mark_and_sweep),
-	T(test_metrics_acme_status_counts_each_failed_attempt_once),
 	T(test_metrics_exposition_parses)
 )

@@ -115,9 +115,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+        # Head and body in one write: a test that kills this server under
+        # load then kills it before or after a whole answer, never between
+        # the head and the body (which no proxy could hide: the head has
+        # already gone to the client).
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = \
         do_OPTIONS = _handle
