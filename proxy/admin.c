@@ -247,7 +247,7 @@ admin_metrics(struct evhttp_request *req)
 	struct prom_out o;
 
 	prom_out_init(&o);
-	metrics_render(&o, adm.snap);
+	metrics_exposition(&o, adm.snap);
 	if (o.failed)
 		admin_reply_text(req, 500, "out of memory\n");
 	else

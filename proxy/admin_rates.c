@@ -6,9 +6,10 @@
  * ADMIN_RATE_WINDOW_S; a rate is the difference between the value now
  * and the oldest sample in the ring, over the time between them.
  *
- * Counters are named by string keys ("pool:NAME", "server:POOL/NAME",
- * "route:LABEL", ...).  A key absent from every sample of the ring is
- * forgotten, so servers that DNS removed do not pile up.
+ * Counters are named by string keys ("route:LABEL", "server:POOL NAME",
+ * ...); only the current configuration's routes and servers are sampled.
+ * A key absent from every sample of the ring is forgotten, so servers
+ * that DNS or a reload removed do not pile up.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,6 @@ rates_record(const char *key, double v)
 void
 admin_rates_sample(struct snapshot *s)
 {
-	unsigned n = metrics_n_series();
 	char key[1200];
 
 	rates.head = (rates.head + 1) % RATE_SLOTS;
@@ -88,11 +88,11 @@ admin_rates_sample(struct snapshot *s)
 	for (size_t i = 0; i < rates.n; i++)
 		rates.e[i].seen[rates.head] = false;
 
-	/* routes and pools, from the request counters */
-	for (unsigned i = 0; i < n; i++) {
+	/* the current routes, from the request counters */
+	for (size_t r = 0; s != NULL && r < s->conf->n_routes; r++) {
 		struct metrics_series_totals t;
 
-		metrics_series_read(i, &t);
+		metrics_series_read(metrics_route_series(s, r), &t);
 		snprintf(key, sizeof(key), "route:%s\x1f%s", t.route, t.pool);
 		rates_record(key, (double)t.count);
 		snprintf(key, sizeof(key), "route5xx:%s\x1f%s", t.route, t.pool);

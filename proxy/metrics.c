@@ -780,7 +780,7 @@ metrics_render_certs(struct prom_out *o)
 }
 
 void
-metrics_render(struct prom_out *o, struct snapshot *s)
+metrics_exposition(struct prom_out *o, struct snapshot *s)
 {
 	struct metrics_reloads r;
 	struct prom_label l;

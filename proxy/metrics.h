@@ -130,7 +130,7 @@ void metrics_reloads(struct metrics_reloads *r);
 time_t metrics_start_time(void);
 
 /* The whole exposition for snapshot s (the current configuration). */
-void metrics_render(struct prom_out *o, struct snapshot *s);
+void metrics_exposition(struct prom_out *o, struct snapshot *s);
 
 /* The request duration bucket bounds, in seconds. */
 extern const double metrics_bounds[METRICS_N_BOUNDS];

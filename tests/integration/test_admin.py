@@ -128,7 +128,9 @@ def test_metrics_parse_strictly_and_count_requests(run_limen, backend,
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     c.request("GET", "/api/keep", headers={"Host": "app.example.com"})
     c.getresponse().read()
-    assert scrape(aport)["limen_connections_open"].get(listener="web") == 1
+    # (the earlier connections may still be closing)
+    wait_for(lambda: scrape(aport)["limen_connections_open"].get(
+        listener="web") == 1, what="one open connection")
     c.close()
     wait_for(lambda: scrape(aport)["limen_connections_open"].get(
         listener="web") == 0, what="connection gauge back to 0")
@@ -282,7 +284,7 @@ def test_healthz_fails_while_shutting_down(run_limen, backend, tmp_path):
                     wait_ports=[port, aport])
     done = []
     t = threading.Thread(target=lambda: done.append(
-        get(port, "/slow/1500").status))
+        get(port, "/slow/3000").status))
     t.start()
     wait_for(lambda: status(aport)["pools"][0]["servers"][0]["active"] == 1,
              what="the slow request in flight")
@@ -515,10 +517,11 @@ def test_watch_config_reloads_after_a_configmap_swap(tmp_path):
         configmap_swap(d, "limen.yaml", cfg("three\n"), 4)
         wait_for(lambda: get(port, "/").body == b"three\n",
                  what="the fixed configuration")
-        # touching without a change does not reload
+        # touching without a change does not reload (nothing to wait
+        # for: give the 300 ms debounce time to pass, then look)
         n = status(aport)["reloads"]["success"]
         os.utime(d / "..data" / "limen.yaml")
-        time.sleep(0.8)
+        time.sleep(1.0 * SLOW)
         assert status(aport)["reloads"]["success"] == n
     finally:
         rc = lim.stop()
@@ -554,3 +557,127 @@ def call_ok(port):
         return call(port, "/healthz")[0] == 200
     except OSError:
         return False
+
+
+# ---- ACME certificates in the status and metrics ------------------------------
+
+def acme_config(env, aport, backend_addr, directory):
+    from peers.acme_env import NAMES
+    doc = {
+        "global": {"state_dir": str(env.state), "workers": 2},
+        "admin": {"listen": "127.0.0.1:%d" % aport},
+        "listeners": [
+            {"name": "web", "listen": ["127.0.0.1:%d" % env.http_port]},
+            {"name": "websecure", "listen": ["127.0.0.1:%d" % env.tls_port],
+             "tls": {"acme": True}}],
+        "routes": [{"host": list(NAMES), "pool": "app"}],
+        "pools": {"app": pool(backend_addr)},
+        "acme": {"directory": directory, "email": "ops@example.com",
+                 "ca_roots": str(env.pebble.ca_pem),
+                 "challenges": ["http-01"]},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@pytest.fixture
+def acme_env(tmp_path):
+    from peers.acme_env import AcmeEnv
+    env = AcmeEnv(tmp_path)
+    yield env
+    env.stop()
+
+
+def test_acme_certificates_are_reported(acme_env, run_limen,
+                                                     backend, tmp_path):
+    from peers.acme_env import NAMES
+    acme_env.start_pebble()
+    b = backend()
+    aport = free_port()
+    run_limen(acme_config(acme_env, aport, b.address,
+                          acme_env.pebble.directory),
+              wait_ports=[acme_env.http_port, aport])
+
+    def issued():
+        certs = {c["name"]: c for c in status(aport)["certificates"]}
+        return all(n in certs and certs[n]["not_after"] for n in NAMES) \
+            and certs
+    certs = wait_for(issued, timeout=30, what="ACME certificates in status")
+    for n in NAMES:
+        c = certs[n]
+        assert c["source"] == "acme" and c["last_error"] is None
+        leaf = acme_env.leaf(n)
+        assert c["not_after"] == int(leaf.not_valid_after.replace(
+            tzinfo=datetime.timezone.utc).timestamp())
+        assert scrape(aport)["limen_certificate_expiry_timestamp_seconds"] \
+            .get(name=n, source="acme") == c["not_after"]
+        assert scrape(aport)["limen_acme_failures_total"].get(name=n) == 0
+
+
+def test_acme_failures_are_counted_with_the_last_error(acme_env, run_limen,
+                                                       backend):
+    from peers.acme_env import NAMES
+    acme_env.start_pebble()      # only for its CA file; the URL is dead
+    b = backend()
+    aport = free_port()
+    dead = "https://127.0.0.1:%d/dir" % free_port()
+    run_limen(acme_config(acme_env, aport, b.address, dead),
+              wait_ports=[acme_env.http_port, aport])
+
+    def failed():
+        certs = {c["name"]: c for c in status(aport)["certificates"]}
+        return all(n in certs and certs[n]["acme_failures"] >= 1
+                   for n in NAMES) and certs
+    certs = wait_for(failed, timeout=30, what="ACME failures in status")
+    for n in NAMES:
+        assert certs[n]["source"] == "acme"
+        assert certs[n]["not_after"] is None      # only a stand-in
+        assert certs[n]["last_error"]
+        assert scrape(aport)["limen_acme_failures_total"].get(name=n) >= 1
+    page = call(aport, "/")[2].decode()
+    assert "no certificate" in page
+    assert html_escape(certs[NAMES[0]]["last_error"]) in page
+
+
+def html_escape(s):
+    import html
+    return html.escape(s, quote=True).replace("&#x27;", "&#39;")
+
+
+def test_tls_and_http2_connections_and_requests_are_counted(run_limen,
+                                                            tmp_path):
+    from tlsutil import CA, H2Client, tls_connect
+    ca = CA(tmp_path / "pki")
+    crt, key = ca.issue("app", ["app.example.com"])
+    port, aport = free_port(), free_port()
+    cfg = yaml.safe_load(admin_config(
+        tmp_path, port, aport,
+        [{"host": ["app.example.com"], "respond": {"status": 200,
+                                                   "body": "hi\n"}}]))
+    cfg["listeners"] = [{"name": "websecure",
+                         "listen": ["127.0.0.1:%d" % port],
+                         "tls": {"certificates": [{"cert": crt,
+                                                   "key": key}]}}]
+    run_limen(yaml.safe_dump(cfg), wait_ports=[port, aport])
+
+    def open_conns():
+        return scrape(aport)["limen_connections_open"].get(
+            listener="websecure")
+
+    h2c = H2Client(port, ca)
+    h1 = tls_connect(port, ca, alpn=["http/1.1"])
+    try:
+        sid = h2c.request("/")
+        r = h2c.wait(sid)
+        assert dict(r["headers"])[":status"] == "200"
+        h1.sendall(b"GET / HTTP/1.1\r\nHost: app.example.com\r\n\r\n")
+        assert h1.recv(4096).startswith(b"HTTP/1.1 200")
+        wait_for(lambda: open_conns() == 2, what="two open connections")
+    finally:
+        h2c.close()
+        h1.close()
+    wait_for(lambda: open_conns() == 0, what="both closed")
+    fams = scrape(aport)
+    assert fams["limen_http_requests_total"].get(
+        route="app.example.com/", pool="", code="2xx") == 2
+    assert fams["limen_connections_accepted_total"].get(
+        listener="websecure") == 2

@@ -199,7 +199,7 @@ test_metrics_exposition_parses(void)
 	metrics_acme_failure("b.example", "oops \"quoted\"\n");
 	metrics_reload_done(false, "bad");
 	prom_out_init(&o);
-	metrics_render(&o, NULL);
+	metrics_exposition(&o, NULL);
 	REQUIRE(!o.failed);
 	CHECK_INT(prom_parse(o.buf, o.len, count_cb, &n, err, sizeof(err)),
 	    ==, 0);
