@@ -6,7 +6,10 @@ passed=0; failed=0
 for t in "$dir"/test_*; do
 	[ -x "$t" ] || continue
 	out=$("$t" 2>&1); rc=$?
-	echo "$out" | grep -E '^(not ok|#)' || true
+	if [ "$rc" -ne 0 ]; then
+		echo "--- $(basename "$t") failed (exit $rc); its whole output:"
+		echo "$out" | grep -v '^ok ' | tail -n 60
+	fi
 	line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n1)
 	if [ -z "$line" ]; then
 		echo "$(basename "$t"): crashed (exit $rc)"; failed=$((failed + 1)); continue
