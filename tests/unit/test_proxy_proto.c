@@ -145,7 +145,8 @@ v2(uint8_t *out, uint8_t cmd, uint8_t fam, const uint8_t *addr,
 	out[13] = fam;
 	out[14] = (uint8_t)(len >> 8);
 	out[15] = (uint8_t)len;
-	memcpy(out + 16, addr, alen);
+	if (alen)
+		memcpy(out + 16, addr, alen);
 	if (tlen)
 		memcpy(out + 16 + alen, tlv, tlen);
 	return 16 + len;
