@@ -89,7 +89,7 @@ ALL_OBJ := $(foreach p,$(PARTS),$(OBJ_$(p))) $(BUILD)/proxy/main.o \
            $(BUILD)/backup/main.o $(HARNESS_OBJ) \
            $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
 
-.PHONY: all test test-unit test-integration test-san fuzz fuzz-replay \
+.PHONY: all test test-unit test-integration test-san fuzz fuzz-build \
         run deps install uninstall clean bench check-config deb
 .DEFAULT_GOAL := all
 .SECONDARY:
