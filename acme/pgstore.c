@@ -27,6 +27,7 @@
 #define BACKOFF_MAX_MS	60000
 /* pg_advisory_xact_lock key of the table setup ("LIMENSCH") */
 #define SETUP_LOCK_KEY	"5497449788071773000"
+#define PGSTORE_STOP_WAIT_S 2
 #define KEY_CHECK_TEXT	"limen acme storage key check"
 
 enum job_kind { JOB_LOCK, JOB_UNLOCK, JOB_SAVE, JOB_ACCOUNT_URL };
@@ -52,6 +53,8 @@ struct pgstore {
 	TAILQ_HEAD(, job) jobs;
 	TAILQ_HEAD(, pending) events;
 	bool stop;
+	bool finished;		/* the thread is about to return */
+	bool detached;		/* nobody joins it: it frees itself */
 	int wake[2];		/* loop -> thread */
 	int notify[2];		/* thread -> loop */
 	/* the loop's */
@@ -715,14 +718,39 @@ wait_for(struct pgstore *s, int ms)
 	return n > 0 && p[1].fd >= 0 && p[1].revents != 0 ? 1 : 0;
 }
 
+/* Free what is left once the thread has stopped (by whoever is last). */
+static void
+pgstore_destroy(struct pgstore *s)
+{
+	struct job *j;
+	struct pending *p;
+
+	while ((j = job_take(s)) != NULL)
+		job_free(j);
+	while ((p = TAILQ_FIRST(&s->events)) != NULL) {
+		TAILQ_REMOVE(&s->events, p, entry);
+		event_clear(&p->ev);
+		free(p);
+	}
+	close(s->wake[0]);
+	close(s->wake[1]);
+	close(s->notify[0]);
+	close(s->notify[1]);
+	OPENSSL_cleanse(s->key, sizeof s->key);
+	wipe_free(s->conninfo);
+	wipe_free(s->local_account);
+	free(s->directory);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
 static void *
 pgstore_main(void *arg)
 {
 	struct pgstore *s = arg;
 	int backoff = BACKOFF_MIN_MS;
 	time_t last_fetch = 0;
-	struct job *j;
-	struct pending *p;
+	bool detached;
 
 	while (!stopping(s)) {
 		if (s->conn == NULL) {
@@ -781,26 +809,16 @@ pgstore_main(void *arg)
 			last_fetch = time(NULL);
 		}
 	}
-	/* stopped: the loop side is gone, free everything */
+	/* stopped: the loop side is gone */
 	if (s->conn != NULL)
 		PQfinish(s->conn);
-	while ((j = job_take(s)) != NULL)
-		job_free(j);
-	while ((p = TAILQ_FIRST(&s->events)) != NULL) {
-		TAILQ_REMOVE(&s->events, p, entry);
-		event_clear(&p->ev);
-		free(p);
-	}
-	close(s->wake[0]);
-	close(s->wake[1]);
-	close(s->notify[0]);
-	close(s->notify[1]);
-	OPENSSL_cleanse(s->key, sizeof s->key);
-	wipe_free(s->conninfo);
-	wipe_free(s->local_account);
-	free(s->directory);
-	pthread_mutex_destroy(&s->mu);
-	free(s);
+	s->conn = NULL;
+	pthread_mutex_lock(&s->mu);
+	s->finished = true;
+	detached = s->detached;
+	pthread_mutex_unlock(&s->mu);
+	if (detached)
+		pgstore_destroy(s);
 	return NULL;
 }
 
@@ -957,7 +975,6 @@ pgstore_new(struct event_base *base, const char *conninfo, const char *secret,
 		*err = "cannot start the storage thread";
 		goto fail;
 	}
-	pthread_detach(s->th);
 	return s;
 fail:
 	if (s->ev != NULL)
@@ -980,17 +997,35 @@ fail:
 void
 pgstore_free(struct pgstore *s)
 {
+	struct timespec ts;
 	char c = 0;
 
 	if (s == NULL)
 		return;
 	event_free(s->ev);
 	s->ev = NULL;
-	/* under the mutex: the thread frees s only after it has seen stop,
-	 * which it reads under the same mutex */
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;
+	pthread_mutex_unlock(&s->mu);
 	if (write(s->wake[1], &c, 1) == -1 && errno != EAGAIN)
 		log_warn("acme: storage: wake pipe");
+	/* usually the thread is idle and ends at once; one stuck in a
+	 * database call (bounded by the timeouts) is left to end and free
+	 * itself, so a shutdown or reload never waits long */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += PGSTORE_STOP_WAIT_S;
+	if (pthread_timedjoin_np(s->th, NULL, &ts) == 0) {
+		pgstore_destroy(s);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->finished) {
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->th, NULL);
+		pgstore_destroy(s);
+		return;
+	}
+	s->detached = true;
 	pthread_mutex_unlock(&s->mu);
+	pthread_detach(s->th);
 }
