@@ -21,6 +21,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -88,6 +89,9 @@ struct acme_manager {
 	char *pg_conninfo;	/* what pg was made with (reloads) */
 	char *pg_secret;
 	char *pg_kid;		/* account URL last saved to the store */
+	/* stateless HTTP-01 for the shared account (any thread reads) */
+	pthread_mutex_t thumb_mu;
+	char thumb[JWS_THUMBPRINT_LEN + 1];	/* "" = off */
 };
 
 /* ---- which names ------------------------------------------------------- */
@@ -246,11 +250,40 @@ unpublish(void *arg, enum acme_chal_type type, const char *name,
 	}
 }
 
+/*
+ * With shared storage, every instance answers HTTP-01 for the shared
+ * account, whichever instance ordered: the key authorization is the token
+ * "." the account key's thumbprint (RFC 8555 §8.1), which only ever
+ * proves control to this account (the "stateless" mode of acme.sh).  The
+ * CA's request may reach any instance behind a load balancer.
+ */
+static int
+http01_stateless(struct acme_manager *m, const char *token, char *out,
+    size_t outsize)
+{
+	size_t n = strlen(token);
+	int rc = -1;
+
+	if (n < 16 || n > 256)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)token[i]) && token[i] != '-' &&
+		    token[i] != '_')
+			return -1;
+	pthread_mutex_lock(&m->thumb_mu);
+	if (m->thumb[0] != '\0' && n + 1 + strlen(m->thumb) < outsize)
+		rc = snprintf(out, outsize, "%s.%s", token, m->thumb);
+	pthread_mutex_unlock(&m->thumb_mu);
+	return rc;
+}
+
 int
 acme_manager_http01_lookup(struct acme_manager *m, const char *token,
     char *out, size_t outsize)
 {
-	return challenge_store_lookup(m->tokens, token, out, outsize);
+	int n = challenge_store_lookup(m->tokens, token, out, outsize);
+
+	return n >= 0 ? n : http01_stateless(m, token, out, outsize);
 }
 
 /* ---- settings from the config ------------------------------------------ */
@@ -755,6 +788,10 @@ pg_account(struct acme_manager *m, const char *pem, const char *url)
 	} else {
 		EVP_PKEY_free(k);
 	}
+	pthread_mutex_lock(&m->thumb_mu);
+	if (jws_thumbprint(m->ctx.account_key, m->thumb) == -1)
+		m->thumb[0] = '\0';
+	pthread_mutex_unlock(&m->thumb_mu);
 	if (url != NULL && m->ctx.kid == NULL &&
 	    strncmp(url, "https://", 8) == 0 &&
 	    (m->ctx.kid = strdup(url)) != NULL) {
@@ -928,6 +965,9 @@ pg_stop(struct acme_manager *m)
 	wipe_str(&m->pg_secret);
 	free(m->pg_kid);
 	m->pg_kid = NULL;
+	pthread_mutex_lock(&m->thumb_mu);
+	m->thumb[0] = '\0';
+	pthread_mutex_unlock(&m->thumb_mu);
 	TAILQ_FOREACH(mn, &m->names, entry) {
 		bool again = mn->pg_locking || mn->pg_locked || mn->pg_waiting;
 
@@ -988,6 +1028,7 @@ acme_manager_new(struct event_base *base, struct evdns_base *dns,
 		log_warnx("acme: out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&m->thumb_mu, NULL);
 	m->base = base;
 	m->dns = dns;
 	m->hooks = *hooks;
@@ -1052,6 +1093,7 @@ acme_manager_free(struct acme_manager *m)
 	client_ctx_clear(&m->ctx);
 	challenge_store_free(m->tokens);
 	free(m->ca_roots);
+	pthread_mutex_destroy(&m->thumb_mu);
 	free(m);
 }
 

@@ -9,8 +9,9 @@ one certificate per name between them, both serve it, a restart orders
 nothing, private keys in the tables are not plaintext, a wrong key is a
 clear error, and a store that is down at start does not stop serving.
 
-Pebble validates HTTP-01 on one port; peers/challenge_fanout.py (TEST-ONLY)
-stands on it for the load balancer in front of the two instances.
+Pebble validates HTTP-01 on one port: instance "a" listens there, and
+answers for the shared account whichever instance ordered (stateless
+HTTP-01, docs/acme.md), as an instance behind a load balancer must.
 """
 import os
 import pwd
@@ -21,9 +22,8 @@ import tempfile
 
 import pytest
 
-from conftest import SLOW, free_port, wait_for
+from conftest import free_port, wait_for
 from peers.acme_env import NAMES, AcmeEnv
-from peers.challenge_fanout import ChallengeFanout
 from test_acme_run import issued_by_pebble, s_client_verify, served_cert
 
 psycopg2 = pytest.importorskip("psycopg2")
@@ -111,14 +111,14 @@ def key_file(tmp_path, name, secret):
 class Instance:
     """The ports and state of one limen instance."""
 
-    def __init__(self, tmp_path, tag):
+    def __init__(self, tmp_path, tag, http_port=None):
         self.tag = tag
-        self.http_port = free_port()
+        self.http_port = http_port or free_port()
         self.tls_port = free_port()
         self.state = tmp_path / ("state-" + tag)
 
 
-def config(acme, inst, conninfo, keyfile, directory=None):
+def config(acme, inst, conninfo, keyfile, directory=None, names=NAMES):
     return """
 global:
   state_dir: %s
@@ -142,7 +142,7 @@ acme:
   storage:
     postgres: "%s"
     key_file: %s
-""" % (inst.state, inst.http_port, inst.tls_port, ", ".join(NAMES),
+""" % (inst.state, inst.http_port, inst.tls_port, ", ".join(names),
        directory or acme.pebble.directory, acme.pebble.ca_pem, conninfo,
        keyfile)
 
@@ -166,82 +166,81 @@ def serial(port, name):
 def test_two_instances_order_each_name_once_and_share_it(
         pg, db, acme, run_limen, tmp_path):
     acme.start_pebble()
-    a, b = Instance(tmp_path, "a"), Instance(tmp_path, "b")
-    fan = ChallengeFanout(acme.http_port, [a.http_port, b.http_port]).start()
-    try:
-        kf = key_file(tmp_path, "store.key", "s3cret-store-key")
-        ci = pg.conninfo(db)
-        la = start(run_limen, acme, a, ci, kf)
-        lb = start(run_limen, acme, b, ci, kf)
+    a = Instance(tmp_path, "a", http_port=acme.http_port)
+    b = Instance(tmp_path, "b")
+    kf = key_file(tmp_path, "store.key", "s3cret-store-key")
+    ci = pg.conninfo(db)
+    la = start(run_limen, acme, a, ci, kf)
+    # a answers HTTP-01 for the shared account once it has it
+    la.wait_log(r"storage: connected to PostgreSQL", timeout=10)
+    lb = start(run_limen, acme, b, ci, kf)
+    for inst in (a, b):
+        for n in NAMES:
+            wait_for(lambda: issued_by_pebble(inst.tls_port, n),
+                     timeout=40, what="%s serving pebble's certificate "
+                     "for %s:\n%s\n%s" % (inst.tag, n, la.log(),
+                                          lb.log()))
+    logs = la.log() + lb.log()
+    for n in NAMES:
+        assert orders(logs, n) == 1, logs
+        # both serve the same certificate, valid under pebble's root
+        assert serial(a.tls_port, n) == serial(b.tls_port, n)
+        root = acme.pebble.roots_pem()
         for inst in (a, b):
-            for n in NAMES:
-                wait_for(lambda: issued_by_pebble(inst.tls_port, n),
-                         timeout=40, what="%s serving pebble's certificate "
-                         "for %s:\n%s\n%s" % (inst.tag, n, la.log(),
-                                              lb.log()))
-        logs = la.log() + lb.log()
-        for n in NAMES:
-            assert orders(logs, n) == 1, logs
-            # both serve the same certificate, valid under pebble's root
-            assert serial(a.tls_port, n) == serial(b.tls_port, n)
-            root = acme.pebble.roots_pem()
-            for inst in (a, b):
-                r = s_client_verify(inst.tls_port, n, root)
-                assert r.returncode == 0, r.stdout + r.stderr
-        # pebble saw exactly one order per name and one account
-        plog = acme.pebble.log()
-        assert len(re.findall(r"POST /order-plz", plog)) == len(NAMES), plog
-        # what is in the tables: sealed keys, never PEM
-        rows = pg.sql("SELECT name, cert_pem, key_enc FROM limen_acme_certs "
-                      "ORDER BY name", db=db)
-        assert [r[0] for r in rows] == sorted(NAMES)
-        for name, cert_pem, key_enc in rows:
-            blob = bytes(key_enc)
-            assert blob[:4] == b"LSK1"
-            assert b"PRIVATE KEY" not in blob and b"-----" not in blob
-            assert cert_pem.startswith("-----BEGIN CERTIFICATE-----")
-        acc = pg.sql("SELECT key_enc, url FROM limen_acme_account", db=db)
-        assert len(acc) == 1
-        assert bytes(acc[0][0])[:4] == b"LSK1"
-        assert b"PRIVATE KEY" not in bytes(acc[0][0])
-        assert acc[0][1] and acc[0][1].startswith("https://")
-        assert pg.sql("SELECT value FROM limen_acme_meta WHERE key = "
-                      "'schema_version'", db=db) == [("1",)]
-        serials = {n: serial(a.tls_port, n) for n in NAMES}
+            r = s_client_verify(inst.tls_port, n, root)
+            assert r.returncode == 0, r.stdout + r.stderr
+    # pebble saw exactly one order per name and one account
+    plog = acme.pebble.log()
+    assert len(re.findall(r"POST /order-plz", plog)) == len(NAMES), plog
+    # what is in the tables: sealed keys, never PEM
+    rows = pg.sql("SELECT name, cert_pem, key_enc FROM limen_acme_certs "
+                  "ORDER BY name", db=db)
+    assert [r[0] for r in rows] == sorted(NAMES)
+    for name, cert_pem, key_enc in rows:
+        blob = bytes(key_enc)
+        assert blob[:4] == b"LSK1"
+        assert b"PRIVATE KEY" not in blob and b"-----" not in blob
+        assert cert_pem.startswith("-----BEGIN CERTIFICATE-----")
+    acc = pg.sql("SELECT key_enc, url FROM limen_acme_account", db=db)
+    assert len(acc) == 1
+    assert bytes(acc[0][0])[:4] == b"LSK1"
+    assert b"PRIVATE KEY" not in bytes(acc[0][0])
+    assert acc[0][1] and acc[0][1].startswith("https://")
+    assert pg.sql("SELECT value FROM limen_acme_meta WHERE key = "
+                  "'schema_version'", db=db) == [("1",)]
+    serials = {n: serial(a.tls_port, n) for n in NAMES}
 
-        # a restart of both orders nothing new
-        la.stop()
-        lb.stop()
-        la = start(run_limen, acme, a, ci, kf)
-        lb = start(run_limen, acme, b, ci, kf)
-        for inst, lim in ((a, la), (b, lb)):
-            lim.wait_log(r"storage: connected to PostgreSQL",
-                         timeout=10)
-            for n in NAMES:
-                assert serial(inst.tls_port, n) == serials[n]
-        # the renewal checks have run (under the lock) and found nothing due
-        for lim in (la, lb):
-            wait_for(lambda: all(re.search(
-                r"acme: %s: (certificate valid until .*not due|another "
-                r"instance holds its lock)" % re.escape(n), lim.log())
-                for n in NAMES), timeout=20, what="renewal checks:\n" +
-                lim.log())
+    # a restart of both orders nothing new
+    la.stop()
+    lb.stop()
+    la = start(run_limen, acme, a, ci, kf)
+    lb = start(run_limen, acme, b, ci, kf)
+    for inst, lim in ((a, la), (b, lb)):
+        lim.wait_log(r"storage: connected to PostgreSQL",
+                     timeout=10)
         for n in NAMES:
-            assert orders(la.log() + lb.log(), n) == 0
-        assert len(re.findall(r"POST /order-plz", acme.pebble.log())) == \
-            len(NAMES)
+            assert serial(inst.tls_port, n) == serials[n]
+    # the renewal checks have run (under the lock) and found nothing due
+    for lim in (la, lb):
+        wait_for(lambda: all(re.search(
+            r"acme: %s: (certificate valid until .*not due|another "
+            r"instance holds its lock)" % re.escape(n), lim.log())
+            for n in NAMES), timeout=20, what="renewal checks:\n" +
+            lim.log())
+    for n in NAMES:
+        assert orders(la.log() + lb.log(), n) == 0
+    assert len(re.findall(r"POST /order-plz", acme.pebble.log())) == \
+        len(NAMES)
 
-        # PostgreSQL unreachable at start: the local copy still serves
-        lb.stop()
-        dead = "host=127.0.0.1 port=%d dbname=x user=postgres " \
-               "connect_timeout=2" % free_port()
-        lb = start(run_limen, acme, b, dead, kf)
-        lb.wait_log(r"storage: PostgreSQL: cannot connect", timeout=10)
-        for n in NAMES:
-            assert serial(b.tls_port, n) == serials[n]
-        assert orders(lb.log(), NAMES[0]) == 0
-    finally:
-        fan.stop()
+    # PostgreSQL unreachable at start: the local copy still serves
+    lb.stop()
+    dead = "host=127.0.0.1 port=%d dbname=x user=postgres " \
+           "connect_timeout=2" % free_port()
+    lb = start(run_limen, acme, b, dead, kf)
+    lb.wait_log(r"storage: PostgreSQL: cannot connect", timeout=10)
+    for n in NAMES:
+        assert serial(b.tls_port, n) == serials[n]
+    assert orders(lb.log(), NAMES[0]) == 0
 
 
 def test_wrong_storage_key_is_a_clear_error(pg, db, acme, run_limen,
@@ -281,3 +280,31 @@ def test_store_down_at_start_serves_stand_in_and_orders_nothing(
     assert "Pebble" not in c.issuer.rfc4514_string()
     assert orders(lim.log(), NAMES[0]) == 0
     assert "POST /order-plz" not in acme.pebble.log()
+
+
+def test_an_instance_that_did_not_order_answers_http01(
+        pg, db, acme, run_limen, tmp_path):
+    """The CA's HTTP-01 request reaches "a", which has no name to order;
+    "b" orders both names and gets them."""
+    acme.start_pebble()
+    a = Instance(tmp_path, "a", http_port=acme.http_port)
+    b = Instance(tmp_path, "b", http_port=None)
+    kf = key_file(tmp_path, "store.key", "k2")
+    ci = pg.conninfo(db)
+    la = start(run_limen, acme, a, ci, kf, names=['"*"'])
+    la.wait_log(r"storage: connected to PostgreSQL", timeout=10)
+    lb = start(run_limen, acme, b, ci, kf)
+    for n in NAMES:
+        wait_for(lambda: issued_by_pebble(b.tls_port, n), timeout=30,
+                 what="b serving pebble's certificate for %s:\n%s\n%s" %
+                 (n, la.log(), lb.log()))
+        assert orders(lb.log(), n) == 1
+        assert orders(la.log(), n) == 0
+    assert "using the shared account key" in lb.log()
+    # an unknown token on b's own listener: token "." thumbprint
+    r = subprocess.run(["curl", "-sS", "--max-time", "5",
+                        "http://127.0.0.1:%d/.well-known/acme-challenge/"
+                        "abcdefghijklmnopqrstuvwxyz012345" % b.http_port],
+                       capture_output=True, text=True, timeout=10)
+    assert re.fullmatch(r"abcdefghijklmnopqrstuvwxyz012345\.[A-Za-z0-9_-]{43}",
+                        r.stdout), r.stdout
