@@ -156,21 +156,33 @@ emit_simple(struct pgstore *s, enum pgstore_event_type type,
 	emit(s, &e);
 }
 
-/* The last libpq error as one line. */
+/* libpq's messages span lines: make s->err one line for the log. */
+static void
+one_line(char *e)
+{
+	char *w = e;
+
+	for (const char *r = e; *r; r++) {
+		char c = *r == '\n' || *r == '\t' || *r == '\r' ? ' ' : *r;
+
+		if (c == ' ' && (w == e || w[-1] == ' '))
+			continue;
+		*w++ = c;
+	}
+	while (w > e && w[-1] == ' ')
+		w--;
+	*w = '\0';
+}
+
+/* The last libpq error, as one line. */
 static const char *
 pg_error(struct pgstore *s, const char *what)
 {
 	const char *m = s->conn ? PQerrorMessage(s->conn) : "no connection";
-	size_t n;
 
 	snprintf(s->err, sizeof s->err, "%s: %s", what, m && *m ? m :
 	    "unknown error");
-	n = strlen(s->err);
-	while (n > 0 && (s->err[n - 1] == '\n' || s->err[n - 1] == ' '))
-		s->err[--n] = '\0';
-	for (char *p = s->err; *p; p++)
-		if (*p == '\n' || *p == '\t')
-			*p = ' ';
+	one_line(s->err);
 	return s->err;
 }
 
@@ -227,9 +239,7 @@ pg_exec(struct pgstore *s, const char *what, ExecStatusType want,
 	if (r != NULL && PQresultErrorMessage(r)[0] != '\0') {
 		snprintf(s->err, sizeof s->err, "%s: %s", what,
 		    PQresultErrorMessage(r));
-		for (char *p = s->err; *p; p++)
-			if (*p == '\n')
-				*p = ' ';
+		one_line(s->err);
 	} else {
 		pg_error(s, what);
 	}
@@ -753,6 +763,14 @@ pgstore_main(void *arg)
 	bool detached;
 
 	while (!stopping(s)) {
+		if (s->conn == NULL && s->up) {
+			log_warnx("acme: storage: PostgreSQL: connection lost "
+			    "(%s); reconnecting", s->err);
+			snprintf(s->last_down, sizeof s->last_down, "%s",
+			    s->err);
+			s->up = false;
+			emit_simple(s, PGSTORE_DOWN, NULL, s->err);
+		}
 		if (s->conn == NULL) {
 			if (pg_connect(s) == -1) {
 				/* log a new reason (or the first loss) once */

@@ -57,6 +57,18 @@ class Cluster:
         finally:
             c.close()
 
+    def start(self):
+        r = as_postgres([PGBIN + "/pg_ctl", "-D", self.data, "-l",
+                         os.path.join(self.base, "log"), "-w", "-t", "60",
+                         "start", "-o", "-p %d -k %s -c listen_addresses="
+                         "127.0.0.1 -c fsync=off -c shared_buffers=16MB" %
+                         (self.port, self.base)])
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    def stop(self, mode="fast"):
+        as_postgres([PGBIN + "/pg_ctl", "-D", self.data, "-w", "stop", "-m",
+                     mode])
+
     def conninfo(self, db):
         return "host=127.0.0.1 port=%d dbname=%s user=postgres " \
                "connect_timeout=3" % (self.port, db)
@@ -74,14 +86,9 @@ def pg():
     r = as_postgres([PGBIN + "/initdb", "-D", cl.data, "-A", "trust",
                      "-U", "postgres", "--no-sync"])
     assert r.returncode == 0, r.stderr
-    r = as_postgres([PGBIN + "/pg_ctl", "-D", cl.data, "-l",
-                     os.path.join(base, "log"), "-w", "-t", "60", "start",
-                     "-o", "-p %d -k %s -c listen_addresses=127.0.0.1 "
-                     "-c fsync=off -c shared_buffers=16MB" % (cl.port, base)])
-    assert r.returncode == 0, r.stdout + r.stderr
+    cl.start()
     yield cl
-    as_postgres([PGBIN + "/pg_ctl", "-D", cl.data, "-w", "stop", "-m",
-                 "immediate"])
+    cl.stop("immediate")
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -308,3 +315,30 @@ def test_an_instance_that_did_not_order_answers_http01(
                        capture_output=True, text=True, timeout=10)
     assert re.fullmatch(r"abcdefghijklmnopqrstuvwxyz012345\.[A-Za-z0-9_-]{43}",
                         r.stdout), r.stdout
+
+
+def test_store_lost_then_back_keeps_serving_and_reconnects(
+        pg, db, acme, run_limen, tmp_path):
+    acme.start_pebble()
+    a = Instance(tmp_path, "a", http_port=acme.http_port)
+    kf = key_file(tmp_path, "store.key", "k3")
+    lim = start(run_limen, acme, a, pg.conninfo(db), kf)
+    for n in NAMES:
+        wait_for(lambda: issued_by_pebble(a.tls_port, n), timeout=30,
+                 what="pebble's certificate for %s:\n%s" % (n, lim.log()))
+    serials = {n: serial(a.tls_port, n) for n in NAMES}
+    pg.stop()
+    try:
+        lim.wait_log(r"storage: PostgreSQL: connection lost", timeout=10)
+        for n in NAMES:
+            assert serial(a.tls_port, n) == serials[n]
+        lim.wait_log(r"storage: PostgreSQL: cannot connect", timeout=10)
+    finally:
+        pg.start()
+    wait_for(lambda: len(re.findall(r"storage: connected to PostgreSQL",
+                                    lim.log())) >= 2, timeout=40,
+             what="a reconnection:\n" + lim.log())
+    for n in NAMES:
+        assert serial(a.tls_port, n) == serials[n]
+        assert orders(lim.log(), n) == 1
+    assert lim.alive()
