@@ -89,6 +89,7 @@ struct acme_manager {
 	char *pg_conninfo;	/* what pg was made with (reloads) */
 	char *pg_secret;
 	char *pg_kid;		/* account URL last saved to the store */
+	char *pg_down;		/* why the store is unreachable, or NULL */
 	/* stateless HTTP-01 for the shared account (any thread reads) */
 	pthread_mutex_t thumb_mu;
 	char thumb[JWS_THUMBPRINT_LEN + 1];	/* "" = off */
@@ -617,6 +618,32 @@ pg_jitter(uint64_t ms)
 }
 
 /*
+ * A bounded run (limen certs) counts an unreachable store as a failed
+ * attempt, so it ends; `limen run` just waits for the store.
+ */
+static void
+pg_fail_attempt(struct mname *mn, const char *why)
+{
+	struct acme_manager *m = mn->m;
+
+	mn->attempts++;
+	mn->failures++;
+	free(mn->last_error);
+	if ((mn->last_error = malloc(strlen(why) + 32)) != NULL)
+		sprintf(mn->last_error, "shared store: %s", why);
+	if (mn->failures >= m->max_attempts) {
+		mn->gave_up = true;
+		mn->next = 0;
+		log_warnx("acme: %s: shared store: %s; giving up after %u "
+		    "attempts", mn->name, why, mn->failures);
+	} else {
+		name_schedule_ms(mn, renew_backoff_ms(mn->failures,
+		    m->retry_base_ms, m->retry_max_ms, renew_random()));
+	}
+	name_report(mn);
+}
+
+/*
  * May name_wake order now?  Without shared storage, yes.  With it, only
  * while holding the name's lock: ask for it (the answer, PGSTORE_LOCKED,
  * calls name_wake again) and wait.
@@ -631,7 +658,10 @@ pg_gate(struct mname *mn)
 	if (mn->pg_locking)
 		return false;
 	if (!m->pg_ready) {
-		mn->pg_waiting = true;
+		if (m->max_attempts > 0 && m->pg_down != NULL)
+			pg_fail_attempt(mn, m->pg_down);
+		else
+			mn->pg_waiting = true;
 		return false;
 	}
 	mn->pg_locking = true;
@@ -801,6 +831,24 @@ pg_account(struct acme_manager *m, const char *pem, const char *url)
 	return 0;
 }
 
+/* The store cannot be used (unreachable, wrong key, unusable account). */
+static void
+pg_set_down(struct acme_manager *m, const char *why)
+{
+	struct mname *mn;
+
+	m->pg_ready = false;
+	free(m->pg_down);
+	m->pg_down = strdup(why);
+	if (m->max_attempts == 0 || m->pg_down == NULL)
+		return;
+	TAILQ_FOREACH(mn, &m->names, entry)
+		if (mn->pg_waiting) {
+			mn->pg_waiting = false;
+			pg_fail_attempt(mn, m->pg_down);
+		}
+}
+
 static void
 pg_event(const struct pgstore_event *ev, void *arg)
 {
@@ -810,9 +858,13 @@ pg_event(const struct pgstore_event *ev, void *arg)
 
 	switch (ev->type) {
 	case PGSTORE_READY:
-		if (pg_account(m, ev->account_key_pem, ev->account_url) == -1)
+		if (pg_account(m, ev->account_key_pem, ev->account_url) == -1) {
+			pg_set_down(m, "the shared account key is not usable");
 			break;
+		}
 		m->pg_ready = true;
+		free(m->pg_down);
+		m->pg_down = NULL;
 		TAILQ_FOREACH(mn, &m->names, entry) {
 			if (mn->pg_dirty && mn->have_cert && !mn->pg_locked &&
 			    !mn->pg_locking)
@@ -824,7 +876,7 @@ pg_event(const struct pgstore_event *ev, void *arg)
 		}
 		break;
 	case PGSTORE_DOWN:
-		m->pg_ready = false;
+		pg_set_down(m, ev->error ? ev->error : "unreachable");
 		break;
 	case PGSTORE_LOCKED:
 		if (mn == NULL || !mn->pg_locking || mn->order != NULL) {
@@ -861,7 +913,9 @@ pg_event(const struct pgstore_event *ev, void *arg)
 		mn->pg_locking = false;
 		log_warnx("acme: %s: shared store: %s; no order until it "
 		    "answers", mn->name, ev->error ? ev->error : "failed");
-		if (!m->pg_ready)
+		if (m->max_attempts > 0)
+			pg_fail_attempt(mn, ev->error ? ev->error : "failed");
+		else if (!m->pg_ready)
 			mn->pg_waiting = true;
 		else
 			name_schedule_ms(mn, pg_jitter(PG_FAILED_RETRY_MS));
@@ -922,6 +976,8 @@ pg_start(struct acme_manager *m, const struct conf_acme *a)
 		log_warnx("acme: storage: out of memory");
 		return -1;
 	}
+	log_info("acme: storage: PostgreSQL, shared with the other instances "
+	    "(local copies in %s/certs)", m->ctx.state_dir);
 	m->pg = pgstore_new(m->base, a->storage_pg_conninfo, a->storage_key,
 	    m->ctx.directory_url, pem, pg_event, m, &err);
 	OPENSSL_cleanse(pem, len);
@@ -933,8 +989,6 @@ pg_start(struct acme_manager *m, const struct conf_acme *a)
 	if ((m->pg_conninfo = strdup(a->storage_pg_conninfo)) == NULL ||
 	    (m->pg_secret = strdup(a->storage_key)) == NULL)
 		log_warnx("acme: storage: out of memory");
-	log_info("acme: storage: PostgreSQL, shared with the other instances "
-	    "(local copies in %s/certs)", m->ctx.state_dir);
 	return 0;
 }
 
@@ -965,6 +1019,8 @@ pg_stop(struct acme_manager *m)
 	wipe_str(&m->pg_secret);
 	free(m->pg_kid);
 	m->pg_kid = NULL;
+	free(m->pg_down);
+	m->pg_down = NULL;
 	pthread_mutex_lock(&m->thumb_mu);
 	m->thumb[0] = '\0';
 	pthread_mutex_unlock(&m->thumb_mu);

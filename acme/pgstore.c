@@ -666,13 +666,19 @@ job_take(struct pgstore *s)
 	return j;
 }
 
-/* Do the queued requests; without a connection they fail at once. */
+/* Do the queued requests; without a connection they fail at once.  When
+ * stopping, what was asked before (saves above all) is still done, but no
+ * new lock is taken. */
 static void
-run_jobs(struct pgstore *s)
+run_jobs(struct pgstore *s, bool final)
 {
 	struct job *j;
 
 	while ((j = job_take(s)) != NULL) {
+		if (final && j->kind == JOB_LOCK) {
+			job_free(j);
+			continue;
+		}
 		if (s->conn == NULL) {
 			const char *why = s->last_down[0] ? s->last_down :
 			    "not connected";
@@ -785,7 +791,7 @@ pgstore_main(void *arg)
 				snprintf(s->last_down, sizeof s->last_down,
 				    "%s", s->err);
 				s->up = false;
-				run_jobs(s);
+				run_jobs(s, false);
 				wait_for(s, backoff);
 				backoff = backoff * 2 > BACKOFF_MAX_MS ?
 				    BACKOFF_MAX_MS : backoff * 2;
@@ -799,7 +805,7 @@ pgstore_main(void *arg)
 			last_fetch = time(NULL);
 		}
 		drain(s->wake[0]);
-		run_jobs(s);
+		run_jobs(s, false);
 		if (s->conn == NULL)
 			continue;
 		if (wait_for(s, 1000) == 1) {
@@ -827,9 +833,11 @@ pgstore_main(void *arg)
 			last_fetch = time(NULL);
 		}
 	}
-	/* stopped: the loop side is gone */
-	if (s->conn != NULL)
+	/* stopped: the loop side is gone; finish what it asked for */
+	if (s->conn != NULL) {
+		run_jobs(s, true);
 		PQfinish(s->conn);
+	}
 	s->conn = NULL;
 	pthread_mutex_lock(&s->mu);
 	s->finished = true;

@@ -342,3 +342,27 @@ def test_store_lost_then_back_keeps_serving_and_reconnects(
         assert serial(a.tls_port, n) == serials[n]
         assert orders(lim.log(), n) == 1
     assert lim.alive()
+
+
+def storage_yaml(conninfo, keyfile):
+    return "  storage:\n    postgres: \"%s\"\n    key_file: %s\n" % (
+        conninfo, keyfile)
+
+
+def test_limen_certs_saves_to_the_store_and_fails_cleanly_without_it(
+        pg, db, acme, tmp_path):
+    acme.start_pebble()
+    kf = key_file(tmp_path, "store.key", "k4")
+    dead = "host=127.0.0.1 port=%d dbname=x user=postgres " \
+           "connect_timeout=2" % free_port()
+    r = acme.certs(extra_acme=storage_yaml(dead, kf), timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    for n in NAMES:
+        assert re.search(r"%s: failed: shared store: .*cannot connect" %
+                         re.escape(n), r.stdout), r.stdout + r.stderr
+    assert "POST /order-plz" not in acme.pebble.log()
+
+    r = acme.certs(extra_acme=storage_yaml(pg.conninfo(db), kf), timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = pg.sql("SELECT name FROM limen_acme_certs ORDER BY name", db=db)
+    assert [x[0] for x in rows] == sorted(NAMES), r.stderr
