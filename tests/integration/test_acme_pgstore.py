@@ -17,6 +17,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -366,3 +367,28 @@ def test_limen_certs_saves_to_the_store_and_fails_cleanly_without_it(
     assert r.returncode == 0, r.stdout + r.stderr
     rows = pg.sql("SELECT name FROM limen_acme_certs ORDER BY name", db=db)
     assert [x[0] for x in rows] == sorted(NAMES), r.stderr
+
+
+def test_reload_adds_a_name_under_the_same_store(pg, db, acme, run_limen,
+                                                 tmp_path):
+    """A reload keeps the connection (no second "connected") and orders
+    the added name under its lock, into the store."""
+    acme.start_pebble()
+    a = Instance(tmp_path, "a", http_port=acme.http_port)
+    kf = key_file(tmp_path, "store.key", "k5")
+    ci = pg.conninfo(db)
+    lim = run_limen(config(acme, a, ci, kf, names=NAMES[:1]),
+                    wait_ports=[a.http_port, a.tls_port], name="limen-a.yaml")
+    wait_for(lambda: issued_by_pebble(a.tls_port, NAMES[0]), timeout=30,
+             what="first name:\n" + lim.log())
+    (tmp_path / "limen-a.yaml").write_text(config(acme, a, ci, kf))
+    lim.send_signal(signal.SIGHUP)
+    wait_for(lambda: issued_by_pebble(a.tls_port, NAMES[1]), timeout=30,
+             what="added name after reload:\n" + lim.log())
+    wait_for(lambda: len(pg.sql("SELECT name FROM limen_acme_certs",
+                                db=db)) == 2, timeout=10,
+             what="both rows:\n" + lim.log())
+    assert len(re.findall(r"storage: connected to PostgreSQL",
+                          lim.log())) == 1
+    for n in NAMES:
+        assert orders(lim.log(), n) == 1
