@@ -48,7 +48,7 @@
 #define STAGGER_MS	100
 /* Shared storage: another instance holds a name's lock, or the store
  * could not be asked; look again after this (plus jitter). */
-#define PG_BUSY_RETRY_MS	(15 * 1000)
+#define PG_BUSY_RETRY_MS	(5 * 1000)
 #define PG_FAILED_RETRY_MS	(10 * 1000)
 
 struct mname {
@@ -665,7 +665,7 @@ pg_gate(struct mname *mn)
 		return false;
 	}
 	mn->pg_locking = true;
-	pgstore_lock(m->pg, mn->name);
+	pgstore_lock(m->pg, mn->name, m->ctx.kid == NULL);
 	name_report(mn);
 	return false;
 }
@@ -885,6 +885,13 @@ pg_event(const struct pgstore_event *ev, void *arg)
 		}
 		mn->pg_locking = false;
 		mn->pg_locked = true;
+		/* registered by another instance meanwhile: no newAccount */
+		if (ev->account_url != NULL && m->ctx.kid == NULL &&
+		    strncmp(ev->account_url, "https://", 8) == 0 &&
+		    (m->ctx.kid = strdup(ev->account_url)) != NULL) {
+			free(m->pg_kid);
+			m->pg_kid = strdup(ev->account_url);
+		}
 		if (ev->error != NULL)
 			log_warnx("acme: %s: shared store: %s", mn->name,
 			    ev->error);

@@ -40,6 +40,7 @@ struct job {
 	char *key;
 	char *url;
 	time_t not_after;
+	bool account;		/* JOB_LOCK: the account's lock too */
 };
 
 struct pending {
@@ -70,6 +71,9 @@ struct pgstore {
 	char ident[128];
 	uint8_t key[STORE_CRYPT_KEY_LEN];
 	int64_t seen_rev;
+	char account_lock[32];	/* its pg_advisory_lock key */
+	char **acct_names;	/* names whose lock took the account's */
+	size_t n_acct_names;
 	bool up;
 	char err[512];
 	char last_down[512];
@@ -266,6 +270,17 @@ open_blob(struct pgstore *s, const char *col, const char *ctx)
 		plain = NULL;
 	PQfreemem(blob);
 	return plain;
+}
+
+/* Forget the account locks (the session that held them is gone). */
+static void
+account_locks_clear(struct pgstore *s)
+{
+	for (size_t i = 0; i < s->n_acct_names; i++)
+		free(s->acct_names[i]);
+	free(s->acct_names);
+	s->acct_names = NULL;
+	s->n_acct_names = 0;
 }
 
 /* ---- connection and setup ------------------------------------------------- */
@@ -470,6 +485,7 @@ pg_connect(struct pgstore *s)
 	if (check_key(s) == -1 || sync_account(s, &e) == -1)
 		goto fail;
 	s->seen_rev = 0;
+	account_locks_clear(s);
 	emit(s, &e);
 	return 0;
 fail:
@@ -518,6 +534,59 @@ fetch_changes(struct pgstore *s)
 	return 0;
 }
 
+static void do_unlock(struct pgstore *s, const char *name);
+
+/* The account URL stored for this directory (malloc'd), or NULL. */
+static char *
+account_url(struct pgstore *s)
+{
+	const char *v[1] = { s->directory };
+	PGresult *r = pg_exec(s, "read limen_acme_account", PGRES_TUPLES_OK,
+	    "SELECT url FROM limen_acme_account WHERE directory = $1", 1, v,
+	    NULL, NULL);
+	char *url = NULL;
+
+	if (r == NULL)
+		return NULL;
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		url = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return url;
+}
+
+/* Take the account's lock along with name's: *got, or -1 on an error. */
+static int
+account_lock(struct pgstore *s, const char *name, bool *got)
+{
+	const char *v[1] = { s->account_lock };
+	PGresult *r;
+	char **nv, *copy;
+
+	*got = false;
+	if ((r = pg_exec(s, "pg_try_advisory_lock", PGRES_TUPLES_OK,
+	    "SELECT pg_try_advisory_lock($1::bigint)", 1, v, NULL,
+	    NULL)) == NULL)
+		return -1;
+	*got = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!*got)
+		return 0;
+	/* session locks stack: one unlock per name that took it */
+	if ((copy = strdup(name)) == NULL || (nv = realloc(s->acct_names,
+	    (s->n_acct_names + 1) * sizeof *nv)) == NULL) {
+		free(copy);
+		if ((r = pg_exec(s, "pg_advisory_unlock", PGRES_TUPLES_OK,
+		    "SELECT pg_advisory_unlock($1::bigint)", 1, v, NULL,
+		    NULL)) != NULL)
+			PQclear(r);
+		snprintf(s->err, sizeof s->err, "out of memory");
+		return -1;
+	}
+	s->acct_names = nv;
+	s->acct_names[s->n_acct_names++] = copy;
+	return 0;
+}
+
 static void
 do_lock(struct pgstore *s, struct job *j)
 {
@@ -540,6 +609,16 @@ do_lock(struct pgstore *s, struct job *j)
 		emit_simple(s, PGSTORE_BUSY, j->name, NULL);
 		return;
 	}
+	if (j->account && account_lock(s, j->name, &got) == -1) {
+		emit_simple(s, PGSTORE_LOCK_FAILED, j->name, s->err);
+		do_unlock(s, j->name);
+		return;
+	}
+	if (!got) {
+		do_unlock(s, j->name);
+		emit_simple(s, PGSTORE_BUSY, j->name, NULL);
+		return;
+	}
 	if ((r = pg_exec(s, "read limen_acme_certs", PGRES_TUPLES_OK,
 	    "SELECT cert_pem, key_enc, rev FROM limen_acme_certs "
 	    "WHERE name = $1", 1, v2, NULL, NULL)) == NULL) {
@@ -553,6 +632,7 @@ do_lock(struct pgstore *s, struct job *j)
 		return;
 	}
 	e.name = strdup(j->name);
+	e.account_url = account_url(s);
 	if (PQntuples(r) == 1) {
 		snprintf(ctx, sizeof ctx, "cert:%s", j->name);
 		e.rev = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
@@ -574,7 +654,7 @@ static void
 do_unlock(struct pgstore *s, const char *name)
 {
 	char lk[32];
-	const char *v[1] = { lk };
+	const char *v[1] = { lk }, *va[1] = { s->account_lock };
 	PGresult *r;
 
 	snprintf(lk, sizeof lk, "%" PRId64, store_crypt_lock_key(name));
@@ -582,6 +662,17 @@ do_unlock(struct pgstore *s, const char *name)
 	    "SELECT pg_advisory_unlock($1::bigint)", 1, v, NULL, NULL)) !=
 	    NULL)
 		PQclear(r);
+	for (size_t i = 0; i < s->n_acct_names; i++) {
+		if (strcmp(s->acct_names[i], name) != 0)
+			continue;
+		free(s->acct_names[i]);
+		s->acct_names[i] = s->acct_names[--s->n_acct_names];
+		if (s->conn != NULL && (r = pg_exec(s, "pg_advisory_unlock",
+		    PGRES_TUPLES_OK, "SELECT pg_advisory_unlock($1::bigint)",
+		    1, va, NULL, NULL)) != NULL)
+			PQclear(r);
+		break;
+	}
 }
 
 static void
@@ -756,6 +847,7 @@ pgstore_destroy(struct pgstore *s)
 	wipe_free(s->conninfo);
 	wipe_free(s->local_account);
 	free(s->directory);
+	account_locks_clear(s);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -898,7 +990,7 @@ job_new(enum job_kind kind, const char *name)
 }
 
 void
-pgstore_lock(struct pgstore *s, const char *name)
+pgstore_lock(struct pgstore *s, const char *name, bool need_account)
 {
 	struct job *j = job_new(JOB_LOCK, name);
 
@@ -910,6 +1002,7 @@ pgstore_lock(struct pgstore *s, const char *name)
 		s->cb(&e, s->arg);
 		return;
 	}
+	j->account = need_account;
 	job_add(s, j);
 }
 
@@ -985,6 +1078,13 @@ pgstore_new(struct event_base *base, const char *conninfo, const char *secret,
 	if (store_crypt_derive(secret, strlen(secret), s->key) == -1) {
 		*err = "the storage key is empty";
 		goto fail;
+	}
+	{
+		char actx[1100];
+
+		snprintf(actx, sizeof actx, "account:%s", directory);
+		snprintf(s->account_lock, sizeof s->account_lock, "%" PRId64,
+		    store_crypt_lock_key(actx));
 	}
 	if ((s->conninfo = strdup(conninfo)) == NULL ||
 	    (s->directory = strdup(directory)) == NULL ||

@@ -44,6 +44,7 @@
 #ifndef LIMEN_ACME_PGSTORE_H
 #define LIMEN_ACME_PGSTORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -71,7 +72,7 @@ struct pgstore_event {
 	char *key_pem;		/* decrypted; wiped after the callback */
 	int64_t rev;		/* 0 = no row */
 	char *account_key_pem;	/* READY */
-	char *account_url;	/* READY, NULL if not known yet */
+	char *account_url;	/* READY, LOCKED; NULL if not known yet */
 	char *error;
 };
 
@@ -87,8 +88,14 @@ struct pgstore *pgstore_new(struct event_base *base, const char *conninfo,
     const char *secret, const char *directory, const char *local_account_pem,
     pgstore_cb *cb, void *arg, const char **err);
 
-/* Try the name's advisory lock: LOCKED, BUSY or LOCK_FAILED follows. */
-void pgstore_lock(struct pgstore *s, const char *name);
+/*
+ * Try the name's advisory lock: LOCKED (with the name's row and the
+ * account URL, if stored), BUSY or LOCK_FAILED follows.  With
+ * need_account (the account URL is not known yet) the account's lock is
+ * taken too, so that instances starting together do not register the
+ * shared key at once; it goes with the name's lock.
+ */
+void pgstore_lock(struct pgstore *s, const char *name, bool need_account);
 void pgstore_unlock(struct pgstore *s, const char *name);
 /*
  * Store a certificate (unless the row has one that expires later), NOTIFY

@@ -392,3 +392,33 @@ def test_reload_adds_a_name_under_the_same_store(pg, db, acme, run_limen,
                           lim.log())) == 1
     for n in NAMES:
         assert orders(lim.log(), n) == 1
+
+
+def test_two_instances_renew_each_name_once(pg, db, acme, run_limen,
+                                            tmp_path):
+    """24-second certificates, renewed at two thirds of their lifetime:
+    one renewal order per name between both instances, and both serve
+    the renewed certificate."""
+    acme.start_pebble(validity=24)
+    a = Instance(tmp_path, "a", http_port=acme.http_port)
+    b = Instance(tmp_path, "b")
+    kf = key_file(tmp_path, "store.key", "k6")
+    ci = pg.conninfo(db)
+    la = start(run_limen, acme, a, ci, kf)
+    la.wait_log(r"storage: connected to PostgreSQL", timeout=10)
+    lb = start(run_limen, acme, b, ci, kf)
+    first = {}
+    for n in NAMES:
+        wait_for(lambda: serial(a.tls_port, n) and
+                 serial(a.tls_port, n) == serial(b.tls_port, n), timeout=30,
+                 what="the same first certificate for %s" % n)
+        first[n] = serial(a.tls_port, n)
+    for n in NAMES:
+        wait_for(lambda: serial(a.tls_port, n) not in (None, first[n]) and
+                 serial(a.tls_port, n) == serial(b.tls_port, n), timeout=40,
+                 what="both serving the renewed certificate for %s:\n%s\n%s"
+                 % (n, la.log(), lb.log()))
+    logs = la.log() + lb.log()
+    for n in NAMES:
+        # the first order and one renewal, whoever made them
+        assert orders(logs, n) == 2, logs
