@@ -7,7 +7,9 @@
  * the last one it wakes the control thread, which frees the source).
  * Everything about fetching (client, timers, backoff) belongs to the
  * control thread.  Workers read `cur` (a hazard pointer for the load and
- * increment), and `last_kick` (compare-and-swap).
+ * increment), and `last_signal` (compare-and-swap, so that a flood of
+ * unknown-kid tokens wakes the control thread a few times a second at
+ * most; the control thread then allows one early fetch per interval).
  */
 #include "proxy/jwks.h"
 
@@ -41,12 +43,13 @@ struct jwks_source {
 	char *url;
 	char *ca_file;			/* NULL: the system's roots */
 	struct jwks_keys *_Atomic cur;	/* NULL until a set is loaded */
-	_Atomic long last_kick;		/* monotonic s; 0: never */
+	_Atomic long last_signal;	/* monotonic ms of the last wake-up */
 	/* control thread */
 	struct acme_http *http;
 	struct acme_http_req *req;
 	struct event *timer;		/* next refresh or retry */
 	struct event *kick_ev;		/* early fetch, from a worker */
+	long last_kick;			/* monotonic ms of the last early fetch */
 	unsigned failures;
 };
 
@@ -134,9 +137,9 @@ jwks_retry_delay(unsigned failures)
 }
 
 bool
-jwks_kick_allowed(long *last, long now)
+jwks_kick_allowed(long *last, long now, long interval)
 {
-	if (*last != 0 && now - *last < JWKS_KICK_INTERVAL_S)
+	if (*last != 0 && now - *last < interval)
 		return false;
 	*last = now;
 	return true;
@@ -168,13 +171,14 @@ done:
 	return ok;
 }
 
+/* Monotonic milliseconds, never 0. */
 static long
-mono_s(void)
+mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec + 1;	/* never 0 */
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
 }
 
 /* ---- key sets ----------------------------------------------------------- */
@@ -341,22 +345,26 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->req == NULL) {
-		log_info("jwks: %s: early refresh (a token's key is not in "
-		    "the set)", s->url);
-		fetch_start(s);
-	}
+	/* a fetch under way answers the question already */
+	if (s->req != NULL || s->http == NULL ||
+	    !jwks_kick_allowed(&s->last_kick, mono_ms(),
+	    JWKS_KICK_INTERVAL_S * 1000L))
+		return;
+	log_info("jwks: %s: early refresh (a token's key is not in the set)",
+	    s->url);
+	fetch_start(s);
 }
 
 void
 jwks_source_kick(struct jwks_source *s)
 {
-	long now = mono_s(), last = atomic_load(&s->last_kick), want = last;
+	long now = mono_ms(), last = atomic_load(&s->last_signal), want = last;
 
-	if (!atomic_load(&reg.running) || !jwks_kick_allowed(&want, now))
+	if (!atomic_load(&reg.running) ||
+	    !jwks_kick_allowed(&want, now, JWKS_KICK_SIGNAL_MS))
 		return;
-	/* one thread wins the interval */
-	if (atomic_compare_exchange_strong(&s->last_kick, &last, want))
+	/* one thread per JWKS_KICK_SIGNAL_MS wakes the control thread */
+	if (atomic_compare_exchange_strong(&s->last_signal, &last, want))
 		event_active(s->kick_ev, EV_READ, 0);
 }
 
@@ -479,7 +487,7 @@ jwks_source_get(const char *url, const char *ca_file, struct diag *d)
 	}
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->cur, NULL);
-	atomic_init(&s->last_kick, 0);
+	atomic_init(&s->last_signal, 0);
 	if (atomic_load(&reg.running))
 		source_start(s);
 	pthread_mutex_lock(&reg.mu);

@@ -19,8 +19,8 @@
  * the last good keys stay and retries come after 1, 2, 4 ... seconds, at
  * most 5 min apart.  A worker that meets a token whose key is not in the
  * set (a key rotation at the IdP), or a token while no set is loaded,
- * calls jwks_source_kick(): an early fetch, at most one per
- * JWKS_KICK_INTERVAL_S per source, whatever the traffic.
+ * calls jwks_source_kick(): an early fetch, unless one is under way, at
+ * most one per JWKS_KICK_INTERVAL_S per source, whatever the traffic.
  *
  * The request path: jwks_acquire() returns the current key set with a
  * reference (a hazard pointer guards the one atomic increment; no lock),
@@ -46,6 +46,7 @@ struct jwt_keyset;
 #define JWKS_REFRESH_MAX_S	86400
 #define JWKS_RETRY_MAX_S	300	/* after failures */
 #define JWKS_KICK_INTERVAL_S	10	/* early fetches, at most */
+#define JWKS_KICK_SIGNAL_MS	250	/* workers waking the control thread */
 #define JWKS_TIMEOUT_MS		10000	/* one fetch, whole exchange */
 
 /* ---- pure pieces (unit tested) ------------------------------------------ */
@@ -60,10 +61,11 @@ long jwks_refresh_delay(const char *cache_control);
 /* Seconds until the next try after `failures` failures in a row (>= 1). */
 long jwks_retry_delay(unsigned failures);
 /*
- * Whether an early fetch may start at monotonic second `now`, given the
- * time of the last one (*last, updated when it may; 0: none yet).
+ * Whether something rate limited may happen at `now`, given when it last
+ * did (*last, updated when it may; 0: never) and the minimum interval
+ * (any one unit of time).
  */
-bool jwks_kick_allowed(long *last, long now);
+bool jwks_kick_allowed(long *last, long now, long interval);
 /* Whether url is acceptable: https, or http to a loopback literal. */
 bool jwks_url_ok(const char *url);
 

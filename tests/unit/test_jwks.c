@@ -81,13 +81,14 @@ test_jwks_kick_is_rate_limited(void)
 {
 	long last = 0;
 
-	CHECK(jwks_kick_allowed(&last, 1000));
+	CHECK(jwks_kick_allowed(&last, 1000, 10));
 	CHECK_INT(last, ==, 1000);
-	CHECK(!jwks_kick_allowed(&last, 1000));
-	CHECK(!jwks_kick_allowed(&last, 1009));
+	CHECK(!jwks_kick_allowed(&last, 1000, 10));
+	CHECK(!jwks_kick_allowed(&last, 1009, 10));
 	CHECK_INT(last, ==, 1000);
-	CHECK(jwks_kick_allowed(&last, 1010));
+	CHECK(jwks_kick_allowed(&last, 1010, 10));
 	CHECK_INT(last, ==, 1010);
+	CHECK(jwks_kick_allowed(&last, 1010, 0));
 }
 
 static void
