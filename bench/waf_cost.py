@@ -246,7 +246,7 @@ def main():
                 label, m["rps"], m["p50_ms"], m["p99_ms"], m["cpu_us"],
                 m["cpu_us"] / base if base else float("nan")))
         table = "\n".join(lines)
-        head = ("WAF cost: limen %s, one worker, wrk -t1 -c8, %d round(s) of "
+        head = ("WAF cost: %s, one worker, wrk -t1 -c8, %d round(s) of "
                 "%d s, load average %s at the end\n\n" % (
                     subprocess.run([args.limen, "--version"], capture_output=True,
                                    text=True).stdout.strip() or "?",
