@@ -192,7 +192,7 @@ def test_jwks_url_bad_json_keeps_old_keys_and_reload_keeps_them(
     wait_for(lambda: status(port, k2) == 401 and
              "keeping the 1 keys loaded before" in lim.log(),
              what="the early fetch of a broken JWKS")
-    assert srv.hits == hits + 1
+    assert srv.hits > hits
     assert status(port, tok) == 200
     # a reload of the same configuration keeps the loaded keys (the
     # server is gone meanwhile)
