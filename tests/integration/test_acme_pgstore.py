@@ -161,6 +161,15 @@ def start(run_limen, acme, inst, conninfo, keyfile, **kw):
                      name="limen-%s.yaml" % inst.tag)
 
 
+def stored_names(pg, db):
+    """Names with a row in limen_acme_certs ([] before the tables exist)."""
+    try:
+        return sorted(r[0] for r in pg.sql("SELECT name FROM "
+                                           "limen_acme_certs", db=db))
+    except psycopg2.errors.UndefinedTable:
+        return []
+
+
 def orders(log, name):
     return len(re.findall(r"acme: %s: .*order created" % re.escape(name),
                           log))
@@ -385,8 +394,7 @@ def test_reload_adds_a_name_under_the_same_store(pg, db, acme, run_limen,
     lim.send_signal(signal.SIGHUP)
     wait_for(lambda: issued_by_pebble(a.tls_port, NAMES[1]), timeout=30,
              what="added name after reload:\n" + lim.log())
-    wait_for(lambda: len(pg.sql("SELECT name FROM limen_acme_certs",
-                                db=db)) == 2, timeout=10,
+    wait_for(lambda: stored_names(pg, db) == sorted(NAMES), timeout=10,
              what="both rows:\n" + lim.log())
     assert len(re.findall(r"storage: connected to PostgreSQL",
                           lim.log())) == 1
@@ -422,3 +430,22 @@ def test_two_instances_renew_each_name_once(pg, db, acme, run_limen,
     for n in NAMES:
         # the first order and one renewal, whoever made them
         assert orders(logs, n) == 2, logs
+
+
+def test_moving_from_local_storage_uploads_without_ordering(
+        pg, db, acme, run_limen, tmp_path):
+    acme.start_pebble()
+    r = acme.certs()           # storage: local, files in acme.state
+    assert r.returncode == 0, r.stdout + r.stderr
+    before = {n: acme.leaf(n).serial_number for n in NAMES}
+    a = Instance(tmp_path, "a", http_port=acme.http_port)
+    a.state = acme.state
+    kf = key_file(tmp_path, "store.key", "k7")
+    lim = start(run_limen, acme, a, pg.conninfo(db), kf)
+    wait_for(lambda: stored_names(pg, db) == sorted(NAMES), timeout=20,
+             what="the local certificates in the store:\n" + lim.log())
+    for n in NAMES:
+        assert serial(a.tls_port, n) == before[n]
+        assert orders(lim.log(), n) == 0
+    assert len(re.findall(r"POST /order-plz", acme.pebble.log())) == \
+        len(NAMES)
