@@ -825,6 +825,15 @@ wait_for(struct pgstore *s, int ms)
 	return n > 0 && p[1].fd >= 0 && p[1].revents != 0 ? 1 : 0;
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Free what is left once the thread has stopped (by whoever is last). */
 static void
 pgstore_destroy(struct pgstore *s)
@@ -858,6 +867,7 @@ pgstore_main(void *arg)
 	struct pgstore *s = arg;
 	int backoff = BACKOFF_MIN_MS;
 	time_t last_fetch = 0;
+	uint64_t until, t;
 	bool detached;
 
 	while (!stopping(s)) {
@@ -883,8 +893,13 @@ pgstore_main(void *arg)
 				snprintf(s->last_down, sizeof s->last_down,
 				    "%s", s->err);
 				s->up = false;
-				run_jobs(s, false);
-				wait_for(s, backoff);
+				/* requests meanwhile fail at once; the next
+				 * attempt still waits out the backoff */
+				until = now_ms() + (uint64_t)backoff;
+				while (!stopping(s) && (t = now_ms()) < until) {
+					run_jobs(s, false);
+					wait_for(s, (int)(until - t));
+				}
 				backoff = backoff * 2 > BACKOFF_MAX_MS ?
 				    BACKOFF_MAX_MS : backoff * 2;
 				continue;
