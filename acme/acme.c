@@ -71,6 +71,7 @@ struct mname {
 	bool pg_locked;		/* we hold the name's lock: an order runs */
 	bool pg_waiting;	/* due, waiting for the store to be up */
 	bool pg_dirty;		/* obtained but not saved to the store yet */
+	bool pg_busy;		/* another instance held the lock last time */
 };
 
 struct acme_manager {
@@ -619,7 +620,9 @@ pg_jitter(uint64_t ms)
 
 /*
  * A bounded run (limen certs) counts an unreachable store as a failed
- * attempt, so it ends; `limen run` just waits for the store.
+ * attempt, so it ends; `limen run` just waits for the store.  (Waiting
+ * for a lock, or installing another instance's certificate, is not an
+ * attempt: name_status is not called for them.)
  */
 static void
 pg_fail_attempt(struct mname *mn, const char *why)
@@ -666,7 +669,6 @@ pg_gate(struct mname *mn)
 	}
 	mn->pg_locking = true;
 	pgstore_lock(m->pg, mn->name, m->ctx.kid == NULL);
-	name_report(mn);
 	return false;
 }
 
@@ -714,6 +716,7 @@ pg_adopt(struct mname *mn, const char *cert_pem, const char *key_pem,
 	store_cert_free(&mn->cert);
 	mn->cert = cur;
 	mn->have_cert = true;
+	mn->pg_busy = false;
 	mn->failures = 0;
 	mn->gave_up = false;
 	free(mn->last_error);
@@ -722,7 +725,6 @@ pg_adopt(struct mname *mn, const char *cert_pem, const char *key_pem,
 	    "valid until %s", mn->name, renew_time_str(mn->cert.not_after, tb,
 	    sizeof tb));
 	name_installed(mn);
-	name_report(mn);
 	rc = 1;
 done:
 	store_cert_free(&info);
@@ -885,6 +887,7 @@ pg_event(const struct pgstore_event *ev, void *arg)
 		}
 		mn->pg_locking = false;
 		mn->pg_locked = true;
+		mn->pg_busy = false;
 		/* registered by another instance meanwhile: no newAccount */
 		if (ev->account_url != NULL && m->ctx.kid == NULL &&
 		    strncmp(ev->account_url, "https://", 8) == 0 &&
@@ -909,10 +912,15 @@ pg_event(const struct pgstore_event *ev, void *arg)
 		if (mn == NULL || !mn->pg_locking)
 			break;
 		mn->pg_locking = false;
-		log_info("acme: %s: another instance holds its lock; waiting "
-		    "for its certificate in the shared store", mn->name);
+		if (!mn->pg_busy)
+			log_info("acme: %s: another instance holds its lock; "
+			    "waiting for its certificate in the shared store",
+			    mn->name);
+		else
+			log_debug("acme: %s: lock still held elsewhere",
+			    mn->name);
+		mn->pg_busy = true;
 		name_schedule_ms(mn, pg_jitter(PG_BUSY_RETRY_MS));
-		name_report(mn);
 		break;
 	case PGSTORE_LOCK_FAILED:
 		if (mn == NULL || !mn->pg_locking)
@@ -926,7 +934,6 @@ pg_event(const struct pgstore_event *ev, void *arg)
 			mn->pg_waiting = true;
 		else
 			name_schedule_ms(mn, pg_jitter(PG_FAILED_RETRY_MS));
-		name_report(mn);
 		break;
 	case PGSTORE_SAVED:
 		if (mn == NULL)
