@@ -28,6 +28,7 @@
 /* pg_advisory_xact_lock key of the table setup ("LIMENSCH") */
 #define SETUP_LOCK_KEY	"5497449788071773000"
 #define PGSTORE_STOP_WAIT_S 2
+#define PGSTORE_CONNECT_TIMEOUT_S 5
 #define KEY_CHECK_TEXT	"limen acme storage key check"
 
 enum job_kind { JOB_LOCK, JOB_UNLOCK, JOB_SAVE, JOB_ACCOUNT_URL };
@@ -69,6 +70,7 @@ struct pgstore {
 	char *directory;
 	char *local_account;
 	char ident[128];
+	char connect_timeout[16];
 	uint8_t key[STORE_CRYPT_KEY_LEN];
 	int64_t seen_rev;
 	char account_lock[32];	/* its pg_advisory_lock key */
@@ -447,13 +449,13 @@ quiet_notice(void *arg, const char *msg)
 static int
 pg_connect(struct pgstore *s)
 {
-	static const char *const kw[] = { "connect_timeout",
-	    "application_name", "keepalives", "keepalives_idle",
-	    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-	    "dbname", NULL };
-	/* dbname last: CONNINFO overrides the defaults before it */
-	const char *const val[] = { "5", "limen-acme", "1", "10", "5", "3",
-	    "20000", s->conninfo, NULL };
+	static const char *const kw[] = { "application_name", "keepalives",
+	    "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", "dbname", "connect_timeout", NULL };
+	/* CONNINFO (dbname) overrides the defaults before it; the connect
+	 * timeout after it is CONNINFO's, bounded (pgstore_new) */
+	const char *const val[] = { "limen-acme", "1", "10", "5", "3",
+	    "20000", s->conninfo, s->connect_timeout, NULL };
 	struct pgstore_event e = { .type = PGSTORE_READY };
 	PGresult *r;
 	char *ver;
@@ -1060,6 +1062,24 @@ pgstore_set_account_url(struct pgstore *s, const char *url)
 	job_add(s, j);
 }
 
+/* CONNINFO's connect_timeout, if between 1 and 60 s; else 5 s: no wait
+ * without an end (0 would be one). */
+static void
+set_connect_timeout(struct pgstore *s, const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	long v = 0;
+
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "connect_timeout") == 0 &&
+		    o->val != NULL)
+			v = strtol(o->val, NULL, 10);
+	PQconninfoFree(opts);
+	if (v < 1 || v > 60)
+		v = PGSTORE_CONNECT_TIMEOUT_S;
+	snprintf(s->connect_timeout, sizeof s->connect_timeout, "%ld", v);
+}
+
 static int
 pipe_nb(int fds[2])
 {
@@ -1101,6 +1121,7 @@ pgstore_new(struct event_base *base, const char *conninfo, const char *secret,
 		snprintf(s->account_lock, sizeof s->account_lock, "%" PRId64,
 		    store_crypt_lock_key(actx));
 	}
+	set_connect_timeout(s, conninfo);
 	if ((s->conninfo = strdup(conninfo)) == NULL ||
 	    (s->directory = strdup(directory)) == NULL ||
 	    (s->local_account = strdup(local_account_pem)) == NULL)

@@ -26,7 +26,7 @@
  * waits on the database.  This is simpler to get right than driving
  * PQsendQuery/PQconsumeInput from the loop, and the session-level
  * advisory locks need one long-lived connection anyway.  Every wait of the
- * thread is bounded: connect_timeout (5 s unless CONNINFO sets one), TCP
+ * thread is bounded: connect_timeout (CONNINFO's if 1-60 s, else 5 s), TCP
  * keepalives and tcp_user_timeout (20 s) for a silent peer,
  * statement_timeout 15 s and lock_timeout 10 s on the server.  Requests
  * go to the thread through a queue and a wake-up pipe; results come back
