@@ -404,10 +404,10 @@ def test_reload_adds_a_name_under_the_same_store(pg, db, acme, run_limen,
 
 def test_two_instances_renew_each_name_once(pg, db, acme, run_limen,
                                             tmp_path):
-    """24-second certificates, renewed at two thirds of their lifetime:
+    """15-second certificates, renewed at two thirds of their lifetime:
     one renewal order per name between both instances, and both serve
     the renewed certificate."""
-    acme.start_pebble(validity=24)
+    acme.start_pebble(validity=15)
     a = Instance(tmp_path, "a", http_port=acme.http_port)
     b = Instance(tmp_path, "b")
     kf = key_file(tmp_path, "store.key", "k6")
