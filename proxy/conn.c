@@ -38,6 +38,7 @@
 #include "common/log.h"
 #include "proxy/connlimit.h"
 #include "proxy/exchange.h"
+#include "proxy/flush.h"
 #include "proxy/h1_parse.h"
 #include "proxy/listener.h"
 #include "proxy/metrics.h"	/* admin hook */
@@ -67,6 +68,7 @@ struct conn {
 	struct worker *w;
 	struct bufferevent *bev;
 	struct bufferevent *peer;	/* TUNNEL: the upstream side */
+	struct flush_item flush;	/* plain HTTP/1.1: write-behind */
 	struct event timer;
 	enum conn_state state;
 	struct exchange *x;
@@ -188,7 +190,12 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (tls) {	/* bufferevent_openssl writes by itself */
+		bufferevent_enable(bev, EV_READ | EV_WRITE);
+	} else {	/* write-behind (flush.h) */
+		bufferevent_enable(bev, EV_READ);
+		flush_attach(&c->flush, bev);
+	}
 	worker_conn_add(w, c);
 	c->mseries = metrics_conn_open(w->id, w->cur->snap, l);	/* admin hook */
 	c->state = CONN_ACCEPTED;
@@ -284,6 +291,7 @@ conn_free(struct conn *c)
 	if (c->peer != NULL)
 		bufferevent_free(c->peer);
 	evtimer_del(&c->timer);
+	flush_detach(c->w->flusher, &c->flush);
 	bufferevent_free(c->bev);
 	c->state = CONN_CLOSED;
 	connlimit_release(&c->sa.sa, c->limits);
@@ -707,6 +715,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
+	flush_written(&c->flush);	/* output empty: EV_WRITE off */
 	if (c->state == CONN_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 			if (c->peer_eof)
@@ -719,6 +728,13 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	if (c->state == CONN_H1_EXCHANGE && c->x != NULL &&
 	    c->x->on_drained != NULL && !c->resp_done)
 		c->x->on_drained(c->x);
+}
+
+/* Response bytes were added to the output. */
+static void
+conn_queue_flush(struct conn *c)
+{
+	flush_queue(c->w->flusher, &c->flush);
 }
 
 static void
@@ -817,6 +833,7 @@ h1_send_head(struct exchange *x)
 	else if (x->http_minor == 0)
 		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
 	evbuffer_add(out, "\r\n", 2);
+	conn_queue_flush(c);
 	return 0;
 }
 
@@ -838,6 +855,7 @@ h1_send_body(struct exchange *x, struct evbuffer *src, size_t n)
 		return -1;
 	if (c->resp_chunked)
 		evbuffer_add(out, "\r\n", 2);
+	conn_queue_flush(c);
 	return 0;
 }
 
@@ -849,6 +867,7 @@ h1_send_end(struct exchange *x)
 	/* An aborted response must look cut to the client: no last chunk. */
 	if (c->resp_chunked && x->state != EXCHANGE_ABORTED)
 		evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
+	conn_queue_flush(c);
 	conn_response_complete(c);
 }
 
@@ -862,6 +881,7 @@ h1_send_continue(struct exchange *x)
 	c->continue_sent = true;
 	evbuffer_add(bufferevent_get_output(c->bev),
 	    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	conn_queue_flush(c);
 }
 
 static size_t
@@ -962,6 +982,8 @@ h1_tunnel(struct exchange *x, struct bufferevent *peer)
 
 	c->peer = peer;
 	c->tunnel_idle_ms = ms;
+	/* both sides write by themselves from here on (enabled below) */
+	flush_detach(c->w->flusher, &c->flush);
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	conn_set_state(c, CONN_TUNNEL);

@@ -49,6 +49,7 @@ upstream_cache_new(void)
 static void
 upstream_free(struct upstream *u)
 {
+	flush_detach(u->w->flusher, &u->flush);
 	if (u->bev != NULL)
 		bufferevent_free(u->bev);
 	free(u);
@@ -181,11 +182,13 @@ upstream_release(struct upstream *u, uint32_t keepalive,
 
 	if (keepalive == 0 || u->w->draining ||
 	    evbuffer_get_length(bufferevent_get_input(u->bev)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(u->bev)) > 0 ||
 	    (b = upstream_bucket(u->w->ucache, &u->sa, u->sa_len,
 	    true)) == NULL || b->n_idle >= keepalive) {
 		upstream_close(u);
 		return;
 	}
+	flush_detach(u->w->flusher, &u->flush);
 	u->state = UPSTREAM_IDLE;
 	u->bucket = b;
 	TAILQ_INSERT_HEAD(&b->idle, u, link);
@@ -214,6 +217,7 @@ upstream_detach(struct upstream *u)
 {
 	struct bufferevent *bev = u->bev;
 
+	flush_detach(u->w->flusher, &u->flush);
 	upstream_unlink_idle(u);
 	u->bev = NULL;
 	free(u);
