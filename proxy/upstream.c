@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "proxy/exchange.h"
 #include "proxy/listener.h"
+#include "proxy/rawread.h"
 #include "proxy/worker.h"
 
 #define UPSTREAM_MAX_IO (256 * 1024)
@@ -154,6 +155,8 @@ upstream_connect(struct worker *w, const struct sockaddr *sa, socklen_t len,
 	bufferevent_set_timeouts(u->bev, NULL, &tv);
 	if (bufferevent_socket_connect(u->bev, sa, (int)len) == -1)
 		goto fail;
+	/* after the connect, which re-assigns the bufferevent's events */
+	(void)rawread_attach(u->bev);	/* no FIONREAD; else libevent's */
 	return u;
 fail:
 	upstream_free(u);
