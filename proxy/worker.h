@@ -95,6 +95,7 @@ struct worker {
 	struct h1_response *scratch_resp;
 	struct upstream_cache *ucache;	/* idle upstream connections */
 	struct flusher *flusher;	/* write-behind queue (flush.h) */
+	struct event *conn_sweep;	/* conn.c: idle conns shed buffers */
 	struct accesslog_buf *alog;
 
 	uint64_t reqid_seq;
