@@ -336,6 +336,7 @@ proxy_write_head(struct proxy *p)
 		    41);
 	evbuffer_add(out, "\r\n", 2);
 	p->head_written = true;
+	flush_queue(x->w->flusher, &p->u->flush);
 	if (x->req_body_kind == EXCHANGE_BODY_NONE)
 		p->req_end_sent = true;
 }
@@ -371,6 +372,7 @@ proxy_push_body(struct proxy *p)
 		tv_ms(&tv, p->pc->response_timeout_ms);
 		bufferevent_set_timeouts(p->u->bev, &tv, &tv);
 	}
+	flush_queue(x->w->flusher, &p->u->flush);
 	if (moved)
 		exchange_req_body_drained(x);
 }
@@ -712,7 +714,11 @@ proxy_on_drained(struct exchange *x)
 static void
 proxy_write_cb(struct bufferevent *bev, void *arg)
 {
-	proxy_push_body(arg);
+	struct proxy *p = arg;
+
+	if (p->u != NULL)
+		flush_written(&p->u->flush);	/* output empty: EV_WRITE off */
+	proxy_push_body(p);
 }
 
 static void
@@ -887,7 +893,13 @@ proxy_attempt(struct proxy *p)
 	    proxy_event_cb, p);
 	bufferevent_setwatermark(p->u->bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
 	bufferevent_setwatermark(p->u->bev, EV_READ, 0, EXCHANGE_BUF_HIGH);
-	bufferevent_enable(p->u->bev, EV_READ | EV_WRITE);
+	if (p->connected && bufferevent_openssl_get_ssl(p->u->bev) == NULL) {
+		/* a connected plain socket: write-behind (flush.h) */
+		bufferevent_enable(p->u->bev, EV_READ);
+		flush_attach(&p->u->flush, p->u->bev);
+	} else {
+		bufferevent_enable(p->u->bev, EV_READ | EV_WRITE);
+	}
 	proxy_write_head(p);
 	if (p->connected)
 		proxy_connected(p);

@@ -21,6 +21,7 @@
 #include "proxy/conn.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -38,10 +39,12 @@
 #include "common/log.h"
 #include "proxy/connlimit.h"
 #include "proxy/exchange.h"
+#include "proxy/flush.h"
 #include "proxy/h1_parse.h"
 #include "proxy/listener.h"
 #include "proxy/metrics.h"	/* admin hook */
 #include "proxy/path.h"
+#include "proxy/rawread.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
 #include "proxy/tls.h"
@@ -52,6 +55,9 @@
 #define CONN_DISCARD_MAX (256 * 1024)	/* unread body we read and drop */
 #define DEFAULT_HEADER_TIMEOUT_MS 10000
 #define DEFAULT_KEEPALIVE_TIMEOUT_MS 60000
+#define CONN_MAX_IO (256 * 1024)	/* per read/write call, as accept.c */
+#define CONN_SWEEP_MS 250		/* idle connections shed their
+					 * bufferevent after 1-2 sweeps */
 
 /* Client and local addresses: listeners are IPv4 or IPv6 only, so 28
  * bytes instead of a 128-byte sockaddr_storage each (every idle keep-alive
@@ -67,6 +73,7 @@ struct conn {
 	struct worker *w;
 	struct bufferevent *bev;
 	struct bufferevent *peer;	/* TUNNEL: the upstream side */
+	struct flush_item flush;	/* plain HTTP/1.1: write-behind */
 	struct event timer;
 	enum conn_state state;
 	struct exchange *x;
@@ -89,6 +96,9 @@ struct conn {
 	bool finish_pending;
 	bool peer_eof;			/* the client half-closed */
 	bool lingering;
+	bool idle_seen;			/* H1_IDLE at the last sweep */
+	bool bare;			/* H1_IDLE without a bufferevent:
+					 * timer watches the socket */
 	uint8_t limits;			/* connlimit flags to give back */
 	unsigned mseries;		/* admin hook: listener series */
 };
@@ -103,6 +113,8 @@ static void conn_read_head(struct conn *c);
 static void conn_read_body(struct conn *c);
 static void conn_close(struct conn *c);
 static void conn_free(struct conn *c);
+static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_setup_bev(struct conn *c);
 
 const char *
 conn_state_name(enum conn_state s)
@@ -136,6 +148,7 @@ conn_set_state(struct conn *c, enum conn_state s)
 		log_debug("conn %p: %s -> %s", (void *)c,
 		    conn_state_name(c->state), conn_state_name(s));
 	c->state = s;
+	c->idle_seen = false;
 	evtimer_del(&c->timer);
 	switch (s) {
 	case CONN_H1_IDLE:
@@ -154,6 +167,145 @@ conn_set_state(struct conn *c, enum conn_state s)
 	}
 }
 
+/* A zeroed conn; the first one starts w's sweep timer. */
+static struct conn *
+conn_alloc(struct worker *w)
+{
+	if (w->conn_sweep == NULL) {
+		struct timeval tv = { 0, CONN_SWEEP_MS * 1000 };
+
+		if ((w->conn_sweep = event_new(w->base, -1, EV_PERSIST,
+		    conn_sweep_cb, w)) == NULL)
+			return NULL;
+		event_add(w->conn_sweep, &tv);
+	}
+	return calloc(1, sizeof(struct conn));
+}
+
+/* Callbacks, watermarks and the I/O shortcuts of c's (new) bufferevent. */
+static void
+conn_setup_bev(struct conn *c)
+{
+	struct bufferevent *bev = c->bev;
+
+	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_HIGH);
+	bufferevent_setwatermark(bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
+	if (c->tls) {	/* bufferevent_openssl writes by itself */
+		bufferevent_enable(bev, EV_READ | EV_WRITE);
+	} else {	/* no FIONREAD (rawread.h), write-behind (flush.h) */
+		(void)rawread_attach(bev);	/* else libevent's reads */
+		bufferevent_enable(bev, EV_READ);
+		flush_attach(&c->flush, bev);
+	}
+}
+
+/* ---- idle connections without buffers (issue 6) ------------------------
+ *
+ * Between requests a keep-alive connection holds its bufferevent: two
+ * events, two evbuffers, deferred callbacks, about 900 bytes.  A plain
+ * connection that two sweeps of the worker's sweep timer (CONN_SWEEP_MS
+ * apart) find in H1_IDLE, with nothing buffered, goes "bare": c->timer
+ * becomes an event on the socket (EV_READ, with what is left of the
+ * keep-alive timeout) and the bufferevent is freed, the socket kept.
+ * Bytes or EOF bring a fresh bufferevent and the connection carries on in
+ * H1_IDLE; the timeout closes it as before.  libevent counts read interest
+ * per fd, so adding one event before deleting the other costs no
+ * epoll_ctl either way.  A connection busy with requests is never seen
+ * idle by two sweeps in a row, so the request path pays nothing for this.
+ * TLS connections keep their bufferevent (it holds the TLS session).
+ */
+
+static void
+conn_bare_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct bufferevent *bev;
+
+	if (!(what & EV_READ)) {	/* keep-alive timeout */
+		conn_free(c);
+		return;
+	}
+	bev = bufferevent_socket_new(c->w->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev == NULL) {
+		conn_free(c);
+		return;
+	}
+	bufferevent_set_max_single_read(bev, CONN_MAX_IO);
+	bufferevent_set_max_single_write(bev, CONN_MAX_IO);
+	c->bev = bev;
+	conn_setup_bev(c);	/* its read event first, then ours goes */
+	event_del(&c->timer);
+	event_assign(&c->timer, c->w->base, -1, 0, conn_timer_cb, c);
+	c->bare = false;
+	conn_set_state(c, CONN_H1_IDLE);
+}
+
+static void
+conn_go_bare(struct conn *c)
+{
+	struct timeval now, end, left = { 0, 0 };
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	if (fd < 0 || !event_pending(&c->timer, EV_TIMEOUT, &end))
+		return;
+	event_base_gettimeofday_cached(c->w->base, &now);
+	if (evutil_timercmp(&end, &now, >))
+		evutil_timersub(&end, &now, &left);
+	evtimer_del(&c->timer);
+	event_assign(&c->timer, c->w->base, fd, EV_READ, conn_bare_cb, c);
+	if (event_add(&c->timer, &left) == -1) {
+		event_assign(&c->timer, c->w->base, -1, 0, conn_timer_cb, c);
+		conn_arm(c, 0);
+		return;
+	}
+	flush_detach(c->w->flusher, &c->flush);
+	bufferevent_setfd(c->bev, -1);	/* so that freeing keeps the socket */
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	c->bare = true;
+}
+
+static void
+conn_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	malloc_trim(0);
+}
+
+static void
+conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct conn *c;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(c, &w->conns, link) {
+		if (c->state != CONN_H1_IDLE || c->bare || c->tls ||
+		    c->finish_pending)
+			continue;
+		if (!c->idle_seen) {	/* cleared by every state change */
+			c->idle_seen = true;
+			continue;
+		}
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+			conn_go_bare(c);
+			n++;
+		}
+	}
+	/* What the bare ones gave back is spread over the heap: return the
+	 * pages that are now free (limen sets a high trim threshold, see
+	 * server.c).  libevent frees a bufferevent once this pass is over,
+	 * so the trim runs in the next one. */
+	if (n >= 64) {
+		struct timeval now = { 0, 0 };
+
+		(void)event_base_once(w->base, -1, EV_TIMEOUT, conn_trim_cb,
+		    NULL, &now);
+	}
+}
+
 int
 conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
     socklen_t sa_len, const struct sockaddr_storage *local, socklen_t local_len,
@@ -164,7 +316,7 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	int one = 1;
 
 	l = listener_find_conf(w->cur->snap->conf, local, local_len);
-	if (l == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+	if (l == NULL || (c = conn_alloc(w)) == NULL) {
 		/* The address left the configuration a moment ago. */
 		bufferevent_free(bev);
 		return -1;
@@ -185,10 +337,7 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
 	(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
 	    &one, sizeof(one));
-	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_HIGH);
-	bufferevent_setwatermark(bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	conn_setup_bev(c);
 	worker_conn_add(w, c);
 	c->mseries = metrics_conn_open(w->id, w->cur->snap, l);	/* admin hook */
 	c->state = CONN_ACCEPTED;
@@ -276,6 +425,8 @@ conn_response_complete(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
+	evutil_socket_t bare_fd = c->bare ? event_get_fd(&c->timer) : -1;
+
 	if (c->x != NULL) {
 		c->x->state = EXCHANGE_ABORTED;
 		exchange_free(c->x);
@@ -284,7 +435,11 @@ conn_free(struct conn *c)
 	if (c->peer != NULL)
 		bufferevent_free(c->peer);
 	evtimer_del(&c->timer);
-	bufferevent_free(c->bev);
+	flush_detach(c->w->flusher, &c->flush);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (bare_fd >= 0)
+		close(bare_fd);
 	c->state = CONN_CLOSED;
 	connlimit_release(&c->sa.sa, c->limits);
 	metrics_conn_close(c->w->id, c->mseries);	/* admin hook */
@@ -365,8 +520,13 @@ conn_kill_all(struct worker *w)
 {
 	struct conn *c;
 
+
 	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
 		conn_free(c);
+	if (w->conn_sweep != NULL) {
+		event_free(w->conn_sweep);
+		w->conn_sweep = NULL;
+	}
 }
 
 /* An error before any exchange could be built: answer and close. */
@@ -707,6 +867,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
+	flush_written(&c->flush);	/* output empty: EV_WRITE off */
 	if (c->state == CONN_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 			if (c->peer_eof)
@@ -719,6 +880,13 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	if (c->state == CONN_H1_EXCHANGE && c->x != NULL &&
 	    c->x->on_drained != NULL && !c->resp_done)
 		c->x->on_drained(c->x);
+}
+
+/* Response bytes were added to the output. */
+static void
+conn_queue_flush(struct conn *c)
+{
+	flush_queue(c->w->flusher, &c->flush);
 }
 
 static void
@@ -817,6 +985,7 @@ h1_send_head(struct exchange *x)
 	else if (x->http_minor == 0)
 		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
 	evbuffer_add(out, "\r\n", 2);
+	conn_queue_flush(c);
 	return 0;
 }
 
@@ -838,6 +1007,7 @@ h1_send_body(struct exchange *x, struct evbuffer *src, size_t n)
 		return -1;
 	if (c->resp_chunked)
 		evbuffer_add(out, "\r\n", 2);
+	conn_queue_flush(c);
 	return 0;
 }
 
@@ -849,6 +1019,7 @@ h1_send_end(struct exchange *x)
 	/* An aborted response must look cut to the client: no last chunk. */
 	if (c->resp_chunked && x->state != EXCHANGE_ABORTED)
 		evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
+	conn_queue_flush(c);
 	conn_response_complete(c);
 }
 
@@ -862,6 +1033,7 @@ h1_send_continue(struct exchange *x)
 	c->continue_sent = true;
 	evbuffer_add(bufferevent_get_output(c->bev),
 	    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	conn_queue_flush(c);
 }
 
 static size_t
@@ -962,6 +1134,8 @@ h1_tunnel(struct exchange *x, struct bufferevent *peer)
 
 	c->peer = peer;
 	c->tunnel_idle_ms = ms;
+	/* both sides write by themselves from here on (enabled below) */
+	flush_detach(c->w->flusher, &c->flush);
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	conn_set_state(c, CONN_TUNNEL);

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "proxy/exchange.h"
 #include "proxy/listener.h"
+#include "proxy/rawread.h"
 #include "proxy/worker.h"
 
 #define UPSTREAM_MAX_IO (256 * 1024)
@@ -49,6 +50,7 @@ upstream_cache_new(void)
 static void
 upstream_free(struct upstream *u)
 {
+	flush_detach(u->w->flusher, &u->flush);
 	if (u->bev != NULL)
 		bufferevent_free(u->bev);
 	free(u);
@@ -153,6 +155,8 @@ upstream_connect(struct worker *w, const struct sockaddr *sa, socklen_t len,
 	bufferevent_set_timeouts(u->bev, NULL, &tv);
 	if (bufferevent_socket_connect(u->bev, sa, (int)len) == -1)
 		goto fail;
+	/* after the connect, which re-assigns the bufferevent's events */
+	(void)rawread_attach(u->bev);	/* no FIONREAD; else libevent's */
 	return u;
 fail:
 	upstream_free(u);
@@ -181,11 +185,13 @@ upstream_release(struct upstream *u, uint32_t keepalive,
 
 	if (keepalive == 0 || u->w->draining ||
 	    evbuffer_get_length(bufferevent_get_input(u->bev)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(u->bev)) > 0 ||
 	    (b = upstream_bucket(u->w->ucache, &u->sa, u->sa_len,
 	    true)) == NULL || b->n_idle >= keepalive) {
 		upstream_close(u);
 		return;
 	}
+	flush_detach(u->w->flusher, &u->flush);
 	u->state = UPSTREAM_IDLE;
 	u->bucket = b;
 	TAILQ_INSERT_HEAD(&b->idle, u, link);
@@ -214,6 +220,7 @@ upstream_detach(struct upstream *u)
 {
 	struct bufferevent *bev = u->bev;
 
+	flush_detach(u->w->flusher, &u->flush);
 	upstream_unlink_idle(u);
 	u->bev = NULL;
 	free(u);

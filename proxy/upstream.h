@@ -20,6 +20,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "proxy/flush.h"
+
 struct bufferevent;
 struct worker;
 struct upstream_bucket;
@@ -38,6 +40,8 @@ struct upstream {
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
 	struct upstream_bucket *bucket;	/* while idle */
+	struct flush_item flush;	/* write-behind while BUSY on a
+					 * connected socket (the exchange's) */
 	TAILQ_ENTRY(upstream) link;
 };
 

@@ -29,6 +29,7 @@
 #include "proxy/accesslog.h"
 #include "proxy/conn.h"
 #include "proxy/connlimit.h"
+#include "proxy/flush.h"
 #include "proxy/h1_parse.h"
 #include "proxy/listener.h"
 #include "proxy/server_internal.h"
@@ -349,6 +350,7 @@ worker_start(struct worker *w, struct snapshot *s, struct lsock **ls,
 	    (w->scratch_req = malloc(sizeof(struct h1_request))) == NULL ||
 	    (w->scratch_resp = malloc(sizeof(struct h1_response))) == NULL ||
 	    (w->ucache = upstream_cache_new()) == NULL ||
+	    (w->flusher = flush_new(w->base)) == NULL ||
 	    (w->alog = accesslog_buf_new(w)) == NULL ||
 	    (w->cur = wsnap_new(s)) == NULL)
 		return -1;
@@ -389,6 +391,7 @@ workers_free(struct worker *ws, unsigned n)
 		worker_listen_close_all(w);
 		upstream_cache_free(w->ucache);
 		accesslog_buf_free(w->alog);
+		flush_free(w->flusher);
 		if (w->cur != NULL)
 			wsnap_unref(w->cur);
 		if (w->msg_ev != NULL)

@@ -28,6 +28,7 @@ struct snapshot;
 struct wsnap;
 struct conn;
 struct upstream_cache;
+struct flusher;
 struct accesslog_buf;
 struct h1_request;
 struct h1_response;
@@ -93,6 +94,8 @@ struct worker {
 	struct h1_request *scratch_req;	/* parse buffers, reused */
 	struct h1_response *scratch_resp;
 	struct upstream_cache *ucache;	/* idle upstream connections */
+	struct flusher *flusher;	/* write-behind queue (flush.h) */
+	struct event *conn_sweep;	/* conn.c: idle conns shed buffers */
 	struct accesslog_buf *alog;
 
 	uint64_t reqid_seq;

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * rawread.h — socket bufferevent reads without the FIONREAD ioctl (issue 6).
+ *
+ * libevent 2.1's socket bufferevent asks the kernel how many bytes are
+ * waiting (ioctl FIONREAD) before every read, then reads at most 4 KiB:
+ * one extra system call per read on each side of every proxied request.
+ * rawread_attach() points the bufferevent's read event at rawread's own
+ * callback, which reads straight into the input buffer (one readv into
+ * up to RAWREAD_SIZE bytes of reserved space, never past the read
+ * high-water mark) and then does what libevent's callback does: run the
+ * read callback (deferred as the bufferevent's options say), report EOF,
+ * an error or a read timeout through the event callback and stop
+ * reading.  Everything else (enable/disable, timeouts, watermarks and the
+ * suspension at the high-water mark, which libevent lifts from the input
+ * buffer's own callback) stays libevent's, on the same event.
+ *
+ * Plain socket bufferevents only (not bufferevent_openssl), attached
+ * while their read event is not pending: right after
+ * bufferevent_socket_new, or after bufferevent_disable(EV_READ).
+ */
+#ifndef LIMEN_PROXY_RAWREAD_H
+#define LIMEN_PROXY_RAWREAD_H
+
+struct bufferevent;
+
+#define RAWREAD_SIZE 4096		/* per read call, as libevent 2.1 */
+
+/* Take over bev's socket reads.  0, or -1 (bev unchanged). */
+int rawread_attach(struct bufferevent *bev);
+
+#endif
