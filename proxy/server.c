@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -599,6 +600,33 @@ server_ignore_signals(const int *sigs, struct event **sigev, int n)
 
 /* ---- start ------------------------------------------------------------------ */
 
+/*
+ * Every client connection costs a descriptor (two while proxied): raise
+ * the soft RLIMIT_NOFILE to the hard limit, as nginx's
+ * worker_rlimit_nofile and HAProxy do, so a default soft limit of 1024
+ * does not cap limen at a few hundred connections.  The hard limit is the
+ * administrator's (LimitNOFILE= in the unit).
+ */
+static void
+server_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return;
+	}
+	if (rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("raising the descriptor limit to %llu",
+		    (unsigned long long)rl.rlim_max);
+	else
+		log_debug("descriptor limit raised to %llu",
+		    (unsigned long long)rl.rlim_max);
+}
+
 static int
 server_write_pid(const char *path)
 {
@@ -634,6 +662,7 @@ server_run(const char *config_path)
 	}
 	log_init(c->global.log_level, c->global.log_format);
 	signal(SIGPIPE, SIG_IGN);
+	server_raise_nofile();
 	if (evthread_use_pthreads() == -1) {
 		log_warnx("libevent: no thread support");
 		conf_unref(c);
