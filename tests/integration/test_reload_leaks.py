@@ -10,11 +10,15 @@ build runs the same sequence as a reload soak test."""
 import signal
 import threading
 
+import pytest
+
 from conftest import LIMEN_BIN, SANITIZED, free_port, run_cmd, wait_for
-from proxyutil import config, get, needs_loader, pool, read_response
+from proxyutil import config, get, needs_loader, pool, read_response, rss_kib
 from tlsutil import CA, H2Client, tls_connect
 
 pytestmark = needs_loader()
+
+CRS = "/usr/share/modsecurity-crs"     # libmodsecurity's rules (mk/deps.txt)
 
 
 class Loop(threading.Thread):
@@ -72,6 +76,8 @@ def test_reloads_under_traffic_leave_no_leak(run_limen, backend, tmp_path):
                 "status": 200, "body": "private\n"},
              "auth": {"basic": {"users_file": str(users)}}},
             {"host": ["*"], "path": "/both", "pool": "ab"},
+            {"host": ["*"], "path": "/waf", "pool": "b",
+             "waf": {"rules": CRS, "mode": "block"}},
         ], {"b": pool(b.address),
             "ab": pool(a.address, b.address, balance="least_conn")},
             tmp_path, listeners=listeners)
@@ -94,6 +100,8 @@ def test_reloads_under_traffic_leave_no_leak(run_limen, backend, tmp_path):
                 assert r.returncode == 0, r.stderr
             if "websecure" in text:
                 assert get(p2, "/static/").body == b"hi\n"
+                assert get(p2, "/waf/?q=<script>alert(1)</script>"
+                           ).status == 403
                 # TLS: HTTP/1.1 and HTTP/2 on the listener just added
                 s = tls_connect(p3, ca)
                 s.sendall(b"GET /private HTTP/1.1\r\nHost: app.example.com"
@@ -119,3 +127,46 @@ def test_reloads_under_traffic_leave_no_leak(run_limen, backend, tmp_path):
     rc = lim.stop(signal.SIGTERM)
     assert lim.sanitizer_report() is None, lim.sanitizer_report()
     assert rc == 0, lim.log()[-3000:]
+
+
+@pytest.mark.skipif(SANITIZED, reason="ASan's quarantine holds freed "
+                    "memory: RSS says nothing there (LeakSanitizer does)")
+def test_reloads_do_not_grow_memory(run_limen, backend, tmp_path):
+    """What LeakSanitizer cannot see: memory still referenced but never
+    given back (a list that grows per reload).  After a warm-up, many more
+    reloads must not grow limen's heap beyond noise."""
+    a, b = backend(name="a"), backend(name="b")
+    p1, p2 = free_port(), free_port()
+    path = tmp_path / "limen.yaml"
+    two = [{"name": "web", "listen": ["127.0.0.1:%d" % p1,
+                                      "127.0.0.1:%d" % p2]}]
+    confs = [
+        config(p1, [{"host": ["*"], "pool": "a",
+                     "rate_limit": {"rate": "10/s"}}],
+               {"a": pool(a.address)}, tmp_path),
+        config(p1, [{"host": ["*"], "path": "/x", "pool": "b"},
+                    {"host": ["*"], "respond": {"status": 200,
+                                                "body": "r\n"}}],
+               {"b": pool(b.address), "ab": pool(a.address, b.address)},
+               tmp_path, listeners=two),
+    ]
+    lim = run_limen(confs[0], wait_ports=[p1])
+
+    def reloads(n):
+        for i in range(n):
+            path.write_text(confs[i % 2])
+            k = lim.log().count("is live")
+            lim.send_signal(signal.SIGHUP)
+            wait_for(lambda: lim.log().count("is live") > k,
+                     what="reload")
+            assert get(p1, "/").status == 200
+
+    reloads(20)
+    before = rss_kib(lim.pid)
+    reloads(60)
+    after = rss_kib(lim.pid)
+    # measured: 4 and 12 KiB over 60 reloads; a leak of one route
+    # table or rate limiter (128 KiB) per reload would add megabytes
+    print("RSS %d -> %d KiB over 60 reloads" % (before, after))
+    assert after - before < 2048, "RSS %d -> %d KiB over 60 reloads" % (
+        before, after)
