@@ -19,7 +19,7 @@
 #include "conf/config.h"
 #include "conf/diag.h"
 #include "conf/schema.h"
-#include "proxy/evlog.h"
+#include "common/evlog.h"
 #include "proxy/gateway.h"
 #include "proxy/server.h"
 

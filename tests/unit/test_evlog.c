@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* test_evlog.c — libevent's own warnings come out through common/log.h
- * (proxy/evlog.c), in limen's format, not as bare "[warn]" lines. */
+ * (common/evlog.c), in limen's format, not as bare "[warn]" lines. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,7 @@
 #include <event2/event_struct.h>
 
 #include "common/log.h"
-#include "proxy/evlog.h"
+#include "common/evlog.h"
 #include "tests/unit/harness.h"
 
 /* Run fn with stderr captured; returns the text (static buffer). */

@@ -2,7 +2,7 @@
 /*
  * evlog.c — see evlog.h.
  */
-#include "proxy/evlog.h"
+#include "common/evlog.h"
 
 #include <event2/event.h>
 

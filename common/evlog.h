@@ -6,11 +6,11 @@
  * stderr, outside limen's log format (no timestamp, never JSON) and
  * outside the log level.  evlog_install() routes them through log.h:
  * libevent's err as an error, warn as a warning, msg as info, debug as
- * debug, each prefixed "libevent: ".  Installed first thing in main(),
- * before any event_base exists.
+ * debug, each prefixed "libevent: ".  Installed first thing in main() of
+ * limen and limen-backup, before any event_base exists.
  */
-#ifndef LIMEN_PROXY_EVLOG_H
-#define LIMEN_PROXY_EVLOG_H
+#ifndef LIMEN_COMMON_EVLOG_H
+#define LIMEN_COMMON_EVLOG_H
 
 void evlog_install(void);
 /* The callback itself (for tests): severity is libevent's EVENT_LOG_*. */
