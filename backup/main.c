@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "backup/backup.h"
+#include "common/evlog.h"
 #include "conf/config.h"
 #include "conf/diag.h"
 
@@ -355,6 +356,7 @@ main(int argc, char **argv)
 	int rc;
 
 	log_init(LOG_LVL_INFO, LOG_FMT_TEXT);
+	evlog_install();	/* libevent's messages in limen's log format */
 	if (parse_args(argc, argv, &a) == -1) {
 		usage(stderr);
 		return BACKUP_EXIT_USER;

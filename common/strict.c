@@ -129,9 +129,16 @@ strict_duration(const char *s, uint64_t *ms, const char **errstr)
 		} else if (*s == 'd') {
 			mul = 86400 * 1000;
 			s++;
+		} else if (*s == 'w') {
+			mul = 7ULL * 86400 * 1000;
+			s++;
+		} else if (*s == 'y') {		/* 365 days, as HSTS counts */
+			mul = 365ULL * 86400 * 1000;
+			s++;
 		} else {
-			*errstr = *s == '\0' ? "missing unit (ms, s, m, h, d)" :
-			    "unknown unit (ms, s, m, h, d)";
+			*errstr = *s == '\0' ?
+			    "missing unit (ms, s, m, h, d, w, y)" :
+			    "unknown unit (ms, s, m, h, d, w, y)";
 			return -1;
 		}
 		if (v > UINT64_MAX / mul || total > UINT64_MAX - v * mul) {

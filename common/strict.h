@@ -8,7 +8,7 @@
  * style reasons are composed by the caller).  Like OpenBSD's strtonum and
  * unlike sscanf, nothing is accepted by accident.
  *
- *   durations  "250ms" "2s" "5m" "1h" "7d", also "1h30m"; "0"   -> ms
+ *   durations  "250ms" "2s" "5m" "1h" "7d" "2w" "1y", also "1h30m"; "0" -> ms
  *   sizes      "512" "16k" "8m" "1g" (powers of 1024)            -> bytes
  *   ports      1..65535
  *   bools      "true" | "false"

@@ -2,6 +2,7 @@
 /* diag.c — see diag.h. */
 #include "conf/diag.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,10 @@ diag_add(struct diag *d, enum diag_severity sev, const char *file, int line,
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 16;
 		void *p = realloc(d->items, cap * sizeof *d->items);
-		if (p == NULL)
+		if (p == NULL) {
+			d->oom = true;
 			return;
+		}
 		d->items = p;
 		d->cap = cap;
 	}
@@ -43,8 +46,15 @@ diag_add(struct diag *d, enum diag_severity sev, const char *file, int line,
 	if (vasprintf(&msg, fmt, ap) == -1)
 		msg = NULL;
 	va_end(ap);
-	if (msg == NULL)
+	if (msg == NULL) {
+		d->oom = true;
 		return;
+	}
+	/* Allocation failures are reported as "out of memory", or with
+	 * strerror(ENOMEM) when a read or a library call ran out. */
+	if (strncmp(msg, "out of memory", 13) == 0 ||
+	    strstr(msg, strerror(ENOMEM)) != NULL)
+		d->oom = true;
 	it = &d->items[d->n++];
 	it->file = strdup(file ? file : "-");
 	it->line = line;

@@ -10,6 +10,7 @@
 #ifndef LIMEN_CONF_DIAG_H
 #define LIMEN_CONF_DIAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -26,6 +27,8 @@ struct diag {
 	struct diag_item *items;
 	size_t n, cap;
 	size_t n_errors;
+	bool oom;			/* an "out of memory" item, or one lost
+					 * for want of memory: exit 2, not 1 */
 };
 
 void diag_init(struct diag *d);

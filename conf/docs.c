@@ -23,7 +23,7 @@ static const char docs_intro[] =
 "\n"
 "| type | written as |\n"
 "| --- | --- |\n"
-"| duration | `250ms`, `2s`, `5m`, `1h`, `7d`, also `1h30m`; `0` |\n"
+"| duration | `250ms`, `2s`, `5m`, `1h`, `7d`, `2w`, `1y` (365 days), also `1h30m`; `0` |\n"
 "| size | `512` (bytes), `16k`, `8m`, `1g` (powers of 1024) |\n"
 "| address | `host:port`, `:port` (all interfaces), `[::1]:port` |\n"
 "| CIDR | `10.0.0.0/8`, `2001:db8::/32`, or one address; host bits must be zero |\n"

@@ -30,6 +30,7 @@
 
 #include "common/log.h"
 #include "proxy/conn.h"
+#include "proxy/connlimit.h"
 #include "proxy/h2_conn.h"
 #include "proxy/listener.h"
 #include "proxy/proxy_proto.h"
@@ -58,6 +59,7 @@ struct accepting {
 	socklen_t sa_len, local_len;
 	uint8_t *pp;			/* PROXY header bytes so far */
 	size_t pp_have;
+	unsigned limits;		/* connlimit flags, counted for sa */
 };
 
 static void accept_continue(struct worker *w, struct accepting *a,
@@ -92,8 +94,28 @@ accept_free(struct accepting *a, bool close_too)
 		bufferevent_free(a->bev);
 	}
 	free(a->pp);
+	connlimit_release((struct sockaddr *)&a->sa, a->limits);
 	worker_front_remove(a->w, &a->f);
 	free(a);
+}
+
+/* Hand a's connection counts to the front about to start (conn_start and
+ * h2_conn_start take them from w->accept_limits). */
+static void
+accept_pass_limits(struct accepting *a)
+{
+	a->w->accept_limits = a->limits;
+	a->limits = 0;
+}
+
+/* After a front started: counts it did not take (it failed) go back. */
+static void
+accept_return_limits(struct worker *w, const struct sockaddr_storage *sa)
+{
+	if (w->accept_limits != 0) {
+		connlimit_release((const struct sockaddr *)sa, w->accept_limits);
+		w->accept_limits = 0;
+	}
 }
 
 static void
@@ -119,6 +141,9 @@ accept_new(struct worker *w, const struct sockaddr_storage *sa,
 	a->sa_len = sa_len;
 	memcpy(&a->local, local, local_len);
 	a->local_len = local_len;
+	/* the counts worker_accept_cb took are a's from now on */
+	a->limits = w->accept_limits;
+	w->accept_limits = 0;
 	worker_front_add(w, &a->f);
 	return a;
 }
@@ -151,6 +176,7 @@ accept_tls_event_cb(struct bufferevent *bev, short what, void *arg)
 	memcpy(&local, &a->local, local_len);
 	alpn = tls_alpn(ssl);
 	a->bev = NULL;
+	accept_pass_limits(a);
 	accept_free(a, false);
 	bufferevent_set_timeouts(bev, NULL, NULL);
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
@@ -158,15 +184,19 @@ accept_tls_event_cb(struct bufferevent *bev, short what, void *arg)
 	case TLS_ALPN_ACME:
 		/* the validation handshake is all the CA wanted */
 		bufferevent_free(bev);
+		accept_return_limits(w, &sa);
 		return;
 	case TLS_ALPN_H2:
 		h2_conn_start(w, bev, (struct sockaddr *)&sa, sa_len, &local,
 		    local_len);
+		accept_return_limits(w, &sa);
 		return;
 	default:
 		if (conn_start(w, bev, (struct sockaddr *)&sa, sa_len, &local,
-		    local_len, true) == -1)
+		    local_len, true) == -1) {
+			accept_return_limits(w, &sa);
 			return;
+		}
 		/* A request sent with the handshake's last flight is already
 		 * in the input buffer: no new read event would announce it. */
 		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
@@ -213,8 +243,9 @@ accept_pp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct accepting *a = arg;
 	struct proxy_proto pp;
+	uint32_t per_ip;
 	ssize_t n;
-	int rc;
+	int rc, lim;
 
 	n = recv(fd, a->pp + a->pp_have, PROXY_PROTO_MAX - a->pp_have,
 	    MSG_PEEK);
@@ -253,6 +284,20 @@ accept_pp_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (pp.has_addr) {
 		memcpy(&a->sa, &pp.src, pp.src_len);
 		a->sa_len = pp.src_len;
+	}
+	/* max_conns_per_ip counts the client the header names, not the
+	 * proxy in front (worker_accept_cb counted the total only). */
+	if ((per_ip = a->w->cur->snap->conf->global.max_conns_per_ip) != 0) {
+		if ((lim = connlimit_admit((struct sockaddr *)&a->sa, 0,
+		    per_ip)) < 0) {
+			log_debug("proxy protocol: over max_conns_per_ip, "
+			    "closing");
+			a->fd = fd;
+			a->state = ACCEPT_PROXY;
+			accept_free(a, true);
+			return;
+		}
+		a->limits |= (unsigned)lim;
 	}
 	accept_continue(a->w, a, fd, &a->sa, a->sa_len, &a->local,
 	    a->local_len);
@@ -322,18 +367,22 @@ accept_continue(struct worker *w, struct accepting *a, evutil_socket_t fd,
 	/* sa and local may live in a, freed here */
 	memcpy(&csa, sa, sa_len);
 	memcpy(&clocal, local, local_len);
-	if (a != NULL)
+	if (a != NULL) {
+		accept_pass_limits(a);
 		accept_free(a, false);
+	}
 	bev = bufferevent_socket_new(w->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (bev == NULL) {
 		close(fd);
+		accept_return_limits(w, &csa);
 		return;
 	}
 	bufferevent_set_max_single_read(bev, ACCEPT_MAX_IO);
 	bufferevent_set_max_single_write(bev, ACCEPT_MAX_IO);
 	conn_start(w, bev, (struct sockaddr *)&csa, sa_len, &clocal, local_len,
 	    false);
+	accept_return_limits(w, &csa);
 }
 
 void

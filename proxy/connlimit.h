@@ -14,12 +14,14 @@
  * (n/65536)^2 for n distinct busy addresses; the hash key is random per
  * process, so a client cannot aim at another's slots).
  *
- * Every accepted socket is checked; the counts are kept (and given back
- * in conn_free) for plain HTTP/1.1 connections, which reach conn_start
- * from the accept callback itself.  A connection that goes through a
- * PROXY header or a TLS handshake first (accept.c) is checked against the
- * limits when accepted but not counted while open: carrying the counts
- * through accept.c and h2_conn.c is still to do.
+ * Every accepted socket is checked and counted for as long as it is
+ * open, whatever it becomes: the flags go from worker_accept_cb to the
+ * front through worker->accept_limits (conn_start, h2_conn_start take
+ * them), or to the accepting object of a PROXY header or a TLS handshake
+ * (accept.c), which hands them on or gives them back if it fails.  On a
+ * listener with proxy_protocol the accept callback counts the total only;
+ * the per-address count is taken when the header has named the real
+ * client, and a client over its limit is closed then.
  *
  * connlimit_admit returns the flags to keep with the connection (0 when it
  * counted nothing) or -1 when it must be refused; connlimit_release takes

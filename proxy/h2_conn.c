@@ -53,6 +53,7 @@
 #include "common/arena.h"
 #include "common/log.h"
 #include "proxy/certbundle.h"
+#include "proxy/connlimit.h"
 #include "proxy/exchange.h"
 #include "proxy/h1_parse.h"
 #include "proxy/listener.h"
@@ -130,6 +131,7 @@ struct h2_conn {
 	bool closing;			/* flushing before free */
 	bool drained_pending;		/* some stream wants on_drained */
 	unsigned mseries;		/* metrics: listener series */
+	unsigned limits;		/* connlimit flags to give back */
 };
 
 static const struct exchange_front h2_front;
@@ -989,6 +991,7 @@ h2_conn_free(struct h2_conn *c)
 	nghttp2_session_del(c->ss);
 	c->ss = NULL;
 	bufferevent_free(c->bev);
+	connlimit_release((struct sockaddr *)&c->sa, c->limits);
 	metrics_conn_close(c->w->id, c->mseries);
 	worker_front_remove(c->w, &c->f);
 	free(c);
@@ -1258,6 +1261,9 @@ h2_conn_start(struct worker *w, struct bufferevent *bev,
 		free(c);
 		return -1;
 	}
+	/* counted on accept (worker.c, accept.c): given back when freed */
+	c->limits = w->accept_limits;
+	w->accept_limits = 0;
 	c->f.drain = h2_conn_drain;
 	c->f.kill = h2_conn_kill;
 	worker_front_add(w, &c->f);

@@ -19,6 +19,7 @@
 #include "conf/config.h"
 #include "conf/diag.h"
 #include "conf/schema.h"
+#include "common/evlog.h"
 #include "proxy/gateway.h"
 #include "proxy/server.h"
 
@@ -60,8 +61,11 @@ cmd_check(const char *path)
 	diag_sort(&d);
 	diag_print(&d, stderr);
 	if (c == NULL) {
+		/* out of memory is not the file's fault: 2, as SPEC §1 */
+		int rc = d.oom ? 2 : 1;
+
 		diag_free(&d);
-		return 1;
+		return rc;
 	}
 	conf_unref(c);
 	diag_free(&d);
@@ -73,6 +77,8 @@ int
 main(int argc, char **argv)
 {
 	const char *path = CONF_DEFAULT_PATH, *cmd = NULL;
+
+	evlog_install();	/* libevent's messages in limen's log format */
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define RL_ONE 1024ULL			/* one token in fixed point */
 
@@ -17,6 +18,7 @@ struct rl_slot {
 };
 
 struct ratelimit {
+	atomic_uint refs;		/* snapshots holding it */
 	double per_ms;			/* tokens (fixed point) per ms */
 	uint64_t cap;			/* burst, fixed point */
 	struct rl_slot slots[RATELIMIT_SLOTS];
@@ -46,6 +48,7 @@ ratelimit_new(const struct conf_rate_limit *c)
 
 	if ((rl = calloc(1, sizeof(*rl))) == NULL)
 		return NULL;
+	atomic_init(&rl->refs, 1);
 	rl->per_ms = c->rate * (double)RL_ONE / 1000.0;
 	rl->cap = (uint64_t)burst * RL_ONE;
 	if (rl->cap > UINT32_MAX)
@@ -53,10 +56,33 @@ ratelimit_new(const struct conf_rate_limit *c)
 	return rl;
 }
 
+struct ratelimit *
+ratelimit_ref(struct ratelimit *rl)
+{
+	atomic_fetch_add_explicit(&rl->refs, 1, memory_order_relaxed);
+	return rl;
+}
+
 void
 ratelimit_free(struct ratelimit *rl)
 {
-	free(rl);
+	if (rl != NULL && atomic_fetch_sub_explicit(&rl->refs, 1,
+	    memory_order_acq_rel) == 1)
+		free(rl);
+}
+
+bool
+ratelimit_conf_same(const struct conf_rate_limit *a,
+    const struct conf_rate_limit *b)
+{
+	if (!a->enabled || !b->enabled)
+		return false;
+	if (a->rate != b->rate || a->burst != b->burst || a->key != b->key)
+		return false;
+	if (a->key != RL_KEY_HEADER)
+		return true;
+	return a->key_header != NULL && b->key_header != NULL &&
+	    strcasecmp(a->key_header, b->key_header) == 0;
 }
 
 unsigned

@@ -14,6 +14,7 @@
 #ifndef LIMEN_PROXY_RATELIMIT_H
 #define LIMEN_PROXY_RATELIMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,8 +24,18 @@
 
 struct ratelimit;
 
+/*
+ * Reference counted: a reload hands the limiter of a route whose
+ * rate_limit did not change to the new configuration (ratelimit_ref), so
+ * a client at its limit gets no fresh allowance from a reload.  Each
+ * snapshot holding it calls ratelimit_free once.
+ */
 struct ratelimit *ratelimit_new(const struct conf_rate_limit *c);
+struct ratelimit *ratelimit_ref(struct ratelimit *rl);
 void ratelimit_free(struct ratelimit *rl);
+/* True when a limiter built for a also serves b (rate, burst and key). */
+bool ratelimit_conf_same(const struct conf_rate_limit *a,
+    const struct conf_rate_limit *b);
 /*
  * Take one token for key at now_ms (monotonic).  Returns 0 if allowed,
  * else the whole seconds until a token is available (>= 1, for

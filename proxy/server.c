@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -94,6 +95,8 @@ static struct control {
 	atomic_uint exited;
 	struct event *exit_ev;
 	struct event *force_ev;
+
+	char *user;			/* global.user once dropped to it */
 
 	struct evconnlistener *ctl;
 	char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -214,6 +217,29 @@ server_reject(struct diag *d, const char *why)
 
 static void server_reload(void);
 
+/* After the drop to global.user, a file readable only by root (the
+ * configuration, a key, a users file...) fails a reload: say why, and
+ * what to do, next to the loader's own "Permission denied". */
+static const char *
+server_access_hint(const struct diag *d)
+{
+	static char buf[512];
+	const char *denied = strerror(EACCES);
+
+	if (srv.user == NULL)
+		return NULL;
+	for (size_t i = 0; i < d->n; i++)
+		if (strstr(d->items[i].msg, denied) != NULL) {
+			snprintf(buf, sizeof(buf), "limen runs as %s "
+			    "(global.user) since it started and cannot read "
+			    "a file this configuration needs; make it "
+			    "readable by %s, or restart limen "
+			    "(docs/operations.md)", srv.user, srv.user);
+			return buf;
+		}
+	return NULL;
+}
+
 /* Every worker switched: the new configuration is live. */
 static void
 server_ack_cb(evutil_socket_t fd, short what, void *arg)
@@ -281,7 +307,7 @@ server_reload(void)
 	log_info("reload: loading %s", srv.config_path);
 	diag_init(&d);
 	if ((c = conf_load_ex(srv.config_path, CONF_LOAD_SKIP_BACKUP_SECRETS, &d)) == NULL) {
-		server_reject(&d, NULL);
+		server_reject(&d, server_access_hint(&d));
 		diag_free(&d);
 		return;
 	}
@@ -289,7 +315,7 @@ server_reload(void)
 		log_warnx("reload: global.workers changes only on restart "
 		    "(keeping %u)", srv.n_workers);
 	if ((s = snapshot_build(c, srv.snap, srv.n_workers, &d)) == NULL) {
-		server_reject(&d, NULL);
+		server_reject(&d, server_access_hint(&d));
 		diag_free(&d);
 		return;
 	}
@@ -551,6 +577,9 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGTERM:
 	case SIGINT:
+		if (srv.stopping)
+			log_info("shutdown: already in progress, signal %d "
+			    "ignored", (int)sig);
 		server_stop();
 		break;
 	default:
@@ -558,7 +587,47 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* Stop watching sigs through the loop and ignore them from now on.  The
+ * events go first: freeing one restores the disposition it replaced. */
+static void
+server_ignore_signals(const int *sigs, struct event **sigev, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (sigev[i] != NULL)
+			event_free(sigev[i]);
+		sigev[i] = NULL;
+		signal(sigs[i], SIG_IGN);
+	}
+}
+
 /* ---- start ------------------------------------------------------------------ */
+
+/*
+ * Every client connection costs a descriptor (two while proxied): raise
+ * the soft RLIMIT_NOFILE to the hard limit, as nginx's
+ * worker_rlimit_nofile and HAProxy do, so a default soft limit of 1024
+ * does not cap limen at a few hundred connections.  The hard limit is the
+ * administrator's (LimitNOFILE= in the unit).
+ */
+static void
+server_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return;
+	}
+	if (rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("raising the descriptor limit to %llu",
+		    (unsigned long long)rl.rlim_max);
+	else
+		log_debug("descriptor limit raised to %llu",
+		    (unsigned long long)rl.rlim_max);
+}
 
 static int
 server_write_pid(const char *path)
@@ -589,8 +658,9 @@ server_run(const char *config_path)
 	diag_sort(&d);
 	diag_print(&d, stderr);
 	if (c == NULL) {
+		rc = d.oom ? 2 : 1;	/* out of memory: internal failure */
 		diag_free(&d);
-		return 1;
+		return rc;
 	}
 	log_init(c->global.log_level, c->global.log_format);
 	signal(SIGPIPE, SIG_IGN);
@@ -602,6 +672,7 @@ server_run(const char *config_path)
 	 * calls instead (conn.c, when idle connections free their buffers).
 	 * This also pins the mmap threshold at its default, 128 KiB. */
 	(void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+	server_raise_nofile();
 	if (evthread_use_pthreads() == -1) {
 		log_warnx("libevent: no thread support");
 		conf_unref(c);
@@ -612,8 +683,9 @@ server_run(const char *config_path)
 	if ((srv.snap = snapshot_build(c, NULL, srv.n_workers, &d)) == NULL) {
 		diag_sort(&d);
 		diag_print(&d, stderr);
+		rc = d.oom ? 2 : 1;
 		diag_free(&d);
-		return 1;
+		return rc;
 	}
 	diag_free(&d);
 	c = srv.snap->conf;
@@ -693,6 +765,12 @@ server_run(const char *config_path)
 			goto out;
 		}
 		log_info("running as %s (uid %u)", c->global.user, (unsigned)uid);
+		srv.user = strdup(c->global.user);
+		/* Reloads read the file again, as this user. */
+		if (access(config_path, R_OK) == -1)
+			log_warnx("%s: %s as %s: reloads will be rejected until "
+			    "%s can read it (docs/operations.md)", config_path,
+			    strerror(errno), c->global.user, c->global.user);
 	} else {
 		if (geteuid() == 0)
 			log_warnx("running as root: set global.user to drop "
@@ -728,6 +806,10 @@ server_run(const char *config_path)
 	sdnotify_send("READY=1");
 	event_base_dispatch(srv.base);
 	rc = 0;
+	/* Shutting down: from here on no loop watches the signals, and
+	 * another SIGTERM must not kill the cleanup (or the leak check of
+	 * a sanitizer build) half-way. */
+	server_ignore_signals(sigs, sigev, 4);
 	log_info("shutdown: complete");
 out:
 	if (srv.workers != NULL) {
@@ -761,6 +843,7 @@ out:
 		unlink(srv.pid_file);
 		free(srv.pid_file);
 	}
+	free(srv.user);
 	if (srv.ack_ev)
 		event_free(srv.ack_ev);
 	if (srv.exit_ev)
@@ -799,8 +882,10 @@ server_reload_command(const char *config_path)
 		diag_print(&d, stderr);
 		fprintf(stderr, "limen: reload: rejected, the running "
 		    "configuration is unchanged\n");
+		int rc = d.oom ? 2 : 1;	/* out of memory: internal */
+
 		diag_free(&d);
-		return 1;
+		return rc;
 	}
 	diag_free(&d);
 	if (ctl_socket_path(c, path, sizeof(path)) == -1) {

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,43 @@
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
 #include "proxy/tls_listen.h"
+
+/* The same route in two configurations: same hosts and path. */
+static bool
+snapshot_route_same(const struct conf_route *a, const struct conf_route *b)
+{
+	const char *pa = a->path ? a->path : "/", *pb = b->path ? b->path : "/";
+
+	if (a->n_hosts != b->n_hosts || strcmp(pa, pb) != 0)
+		return false;
+	for (size_t i = 0; i < a->n_hosts; i++)
+		if (strcmp(a->hosts[i], b->hosts[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * The limiter of route r: the previous configuration's, when the same
+ * route had the same rate_limit there (its buckets carry over a reload,
+ * so a client at its limit stays there), else a new one.
+ */
+static struct ratelimit *
+snapshot_ratelimit(const struct conf_route *r, const struct snapshot *prev)
+{
+	if (prev != NULL && prev->ratelimits != NULL) {
+		const struct config *pc = prev->conf;
+
+		for (size_t j = 0; j < pc->n_routes; j++) {
+			const struct conf_route *o = &pc->routes[j];
+
+			if (prev->ratelimits[j] != NULL &&
+			    ratelimit_conf_same(&o->rate_limit, &r->rate_limit) &&
+			    snapshot_route_same(o, r))
+				return ratelimit_ref(prev->ratelimits[j]);
+		}
+	}
+	return ratelimit_new(&r->rate_limit);
+}
 
 static void
 snapshot_free(struct snapshot *s)
@@ -86,7 +124,7 @@ snapshot_build(struct config *c, struct snapshot *prev, unsigned n_workers,
 		const struct conf_route *r = &c->routes[i];
 
 		if (r->rate_limit.enabled &&
-		    (s->ratelimits[i] = ratelimit_new(&r->rate_limit)) == NULL)
+		    (s->ratelimits[i] = snapshot_ratelimit(r, prev)) == NULL)
 			goto oom;
 		if (r->action == ACTION_STATIC) {
 			/* Opened now, while still privileged, and kept: every

@@ -31,6 +31,7 @@ SLOW = 3.0 if SANITIZED else 1.0
 
 SAN_PATTERNS = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
+    r"LeakSanitizer has encountered a fatal error|"
     r"SUMMARY: UndefinedBehaviorSanitizer")
 
 

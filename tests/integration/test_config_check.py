@@ -250,7 +250,7 @@ def test_every_mistake_is_reported_at_its_position(tmp_path):
         p + ":2:3: error: global: unknown key 'stat_dir' (did you mean "
         "'state_dir'?)",
         p + ":3:21: error: global.shutdown_timeout: invalid duration '30': "
-        "missing unit (ms, s, m, h, d)",
+        "missing unit (ms, s, m, h, d, w, y)",
         p + ":4:17: error: global.log.level: invalid value 'verbose' "
         "(expected error, warn, info or debug)",
         p + ":7:23: error: listeners[0].listen[1]: ':8080' collides with "

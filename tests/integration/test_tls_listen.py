@@ -209,7 +209,7 @@ def test_forwarded_proto_and_sni_host(run_limen, backend, ca, tmp_path):
 def test_redirect_https_and_hsts(run_limen, ca, tmp_path):
     port, sport = free_port(), free_port()
     crt = ca.issue("app", ["app.example.com"])
-    routes = [{"host": ["*"], "hsts": "1d",
+    routes = [{"host": ["*"], "hsts": "1y",
                "respond": {"status": 200, "body": "ok\n"}}]
     listeners = [{"name": "web", "listen": ["127.0.0.1:%d" % port],
                   "redirect_https": True},
@@ -224,7 +224,7 @@ def test_redirect_https_and_hsts(run_limen, ca, tmp_path):
     assert r.status != 308
     r = https_get(sport, ca, "/")
     assert r.status == 200
-    assert r.header("Strict-Transport-Security") == "max-age=86400"
+    assert r.header("Strict-Transport-Security") == "max-age=31536000"
 
 
 @pytest.mark.skipif(shutil.which("testssl") is None,

@@ -246,7 +246,7 @@ test_conf_schema_bad_values_say_what_is_expected(void)
 	    "    hsts: forever\n"
 	    "    allow: [10.0.0.0/33, nope]\n"),
 	    "t.yaml:2:21: error: global.shutdown_timeout: invalid duration "
-	    "'30': missing unit (ms, s, m, h, d)\n"
+	    "'30': missing unit (ms, s, m, h, d, w, y)\n"
 	    "t.yaml:3:12: error: global.workers: expected auto or a number "
 	    "1..1024, not 'many'\n"
 	    "t.yaml:4:17: error: global.log.level: invalid value 'verbose' "

@@ -55,15 +55,17 @@ test_strict_duration_units(void)
 		{ "250ms", 250 }, { "2s", 2000 }, { "5m", 300000 },
 		{ "1h", 3600000 }, { "7d", 604800000 }, { "0", 0 },
 		{ "0s", 0 }, { "1h30m", 5400000 }, { "1m500ms", 60500 },
+		{ "2w", 1209600000 }, { "1y", 31536000000ULL },
+		{ "1y2w", 31536000000ULL + 1209600000 },
 	};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		CHECK_INT(strict_duration(good[i].s, &ms, &e), ==, 0);
 		CHECK_INT(ms, ==, good[i].ms);
 	}
 	CHECK_INT(strict_duration("30", &ms, &e), ==, -1);
-	CHECK_STR(e, "missing unit (ms, s, m, h, d)");
+	CHECK_STR(e, "missing unit (ms, s, m, h, d, w, y)");
 	CHECK_INT(strict_duration("5x", &ms, &e), ==, -1);
-	CHECK_STR(e, "unknown unit (ms, s, m, h, d)");
+	CHECK_STR(e, "unknown unit (ms, s, m, h, d, w, y)");
 	CHECK_INT(strict_duration("", &ms, &e), ==, -1);
 	CHECK_STR(e, "empty");
 	CHECK_INT(strict_duration("s", &ms, &e), ==, -1);
