@@ -668,8 +668,9 @@ server_run(const char *config_path)
 	 * top of each worker's heap; with glibc's default trim threshold
 	 * (128 KiB) frees kept shrinking the heap (madvise) and mallocs
 	 * faulted the pages back in (perf: sysmalloc 7 %; about 80 instead
-	 * of 50 us of CPU per request, issue 6).  Idle memory goes back to the system by explicit malloc_trim
-	 * calls instead (conn.c, when idle connections free their buffers).
+	 * of 50 us of CPU per request, issue 6).  Idle memory goes back to the
+	 * system by explicit malloc_trim calls instead (conn.c, when idle
+	 * connections free their buffers).
 	 * This also pins the mmap threshold at its default, 128 KiB. */
 	(void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	server_raise_nofile();
