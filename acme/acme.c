@@ -33,6 +33,10 @@
 #define DEFAULT_STATE_DIR "/var/lib/limen"
 #define RETRY_BASE_MS	(60 * 1000)
 #define RETRY_MAX_MS	(6 * 3600 * 1000)
+/* When the CA did not answer at all (down, unreachable, not started yet),
+ * retries start sooner: they cost the CA nothing and no rate limit
+ * counts them, and the name is served by a stand-in meanwhile. */
+#define RETRY_UNREACHABLE_BASE_MS (5 * 1000)
 /* Names are started this far apart, so a start with many names does not
  * hit the CA all at once. */
 #define STAGGER_MS	100
@@ -421,7 +425,9 @@ order_done(const struct client_result *res, void *arg)
 			break;
 		}
 		mn->chal_pref = 0;
-		delay = renew_backoff_ms(mn->failures, m->retry_base_ms,
+		delay = renew_backoff_ms(mn->failures, res->unreachable &&
+		    m->retry_base_ms > RETRY_UNREACHABLE_BASE_MS ?
+		    RETRY_UNREACHABLE_BASE_MS : m->retry_base_ms,
 		    m->retry_max_ms, renew_random());
 		if (res->retry_after > 0 &&
 		    (uint64_t)res->retry_after * 1000 > delay)
@@ -655,7 +661,8 @@ acme_manager_update_config(struct acme_manager *m, const struct config *cfg)
 {
 	struct client_ctx nc;
 	struct acme_http *http = NULL;
-	char *roots;
+	char *roots, **names;
+	int n = -1;
 	const char *err;
 	struct mname *mn;
 	bool restart;
@@ -663,6 +670,15 @@ acme_manager_update_config(struct acme_manager *m, const struct config *cfg)
 	if (settings_from(cfg, &m->hooks, &nc, &roots) == -1) {
 		log_warnx("acme: reload: out of memory");
 		return -1;
+	}
+	if (nc.n_challenges == 0 &&
+	    (n = acme_names(cfg, &names)) > 0)
+		acme_names_free(names, n);
+	if (nc.n_challenges == 0 && n == 0) {
+		/* ACME is off in the new configuration: nothing to renew */
+		client_ctx_clear(&nc);
+		free(roots);
+		return names_sync(m, cfg);
 	}
 	if (nc.n_challenges == 0) {
 		log_warnx("acme: reload: no way to answer a challenge; keeping "

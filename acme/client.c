@@ -99,6 +99,7 @@ struct client_order {
 	char *chal_token;
 	char *keyauth;
 	bool published;
+	bool unreachable;		/* the last request got no answer */
 	EVP_PKEY *cert_key;
 	char *chain;			/* the downloaded chain, clean PEM */
 	char errbuf[512];
@@ -247,7 +248,8 @@ fail(struct client_order *o, long retry_after, bool authz_failed,
 {
 	struct client_result res = { .outcome = CLIENT_FAILED,
 	    .failed_in = o->st, .retry_after = retry_after,
-	    .authz_failed = authz_failed, .error = o->errbuf };
+	    .authz_failed = authz_failed, .unreachable = o->unreachable,
+	    .error = o->errbuf };
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -946,6 +948,7 @@ on_response(const struct acme_http_response *r, void *arg)
 			wait_ms(o, 500u << o->retries);
 			return;
 		}
+		o->unreachable = true;
 		fail(o, -1, false, "%s: %s", state_names[o->st], r->error);
 		return;
 	}
