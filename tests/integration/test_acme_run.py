@@ -20,6 +20,8 @@ from cryptography import x509
 
 from conftest import SLOW, free_port, wait_for
 from peers.acme_env import NAMES, AcmeEnv, order_count
+from peers.acme_run import (curl_https, issued_by_pebble, metric, run_config,
+                            s_client_verify, served_cert)
 
 
 @pytest.fixture
@@ -27,88 +29,6 @@ def acme(tmp_path):
     env = AcmeEnv(tmp_path)
     yield env
     env.stop()
-
-
-def run_config(env, backend_addr, challenges="[http-01]", redirect=True,
-               directory=None, names=NAMES, admin_port=None):
-    """limen run: plaintext listener (pebble's httpPort), TLS listener with
-    acme (pebble's tlsPort), every name proxied to backend_addr."""
-    directory = directory or env.pebble.directory
-    return """
-global:
-  state_dir: %s
-  workers: 2
-  log: { level: debug, format: text }
-listeners:
-  - name: web
-    listen: ["127.0.0.1:%d"]
-    redirect_https: %s
-  - name: websecure
-    listen: ["127.0.0.1:%d"]
-    tls:
-      acme: true
-routes:
-  - host: [%s]
-    path: /
-    pool: app
-pools:
-  app:
-    servers: [{ address: "%s" }]
-acme:
-  directory: %s
-  email: ops@example.com
-  ca_roots: %s
-  challenges: %s
-%s""" % (env.state, env.http_port, "true" if redirect else "false",
-       env.tls_port, ", ".join(names), backend_addr, directory,
-       env.pebble.ca_pem, challenges,
-       'admin: { listen: "127.0.0.1:%d" }\n' % admin_port
-       if admin_port else "")
-
-
-def served_cert(port, name):
-    """The leaf the TLS listener presents for SNI name (no verification)."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        with ctx.wrap_socket(s, server_hostname=name) as t:
-            return x509.load_der_x509_certificate(t.getpeercert(True))
-
-
-def issued_by_pebble(port, name):
-    try:
-        c = served_cert(port, name)
-    except OSError:
-        return None
-    return c if "Pebble" in c.issuer.rfc4514_string() else None
-
-
-def s_client_verify(port, name, root):
-    r = subprocess.run(
-        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
-         "-servername", name, "-verify_hostname", name, "-CAfile", root,
-         "-verify_return_error", "-brief"],
-        input="", capture_output=True, text=True, timeout=10 * SLOW)
-    return r
-
-
-def curl_https(port, name, root):
-    return subprocess.run(
-        ["curl", "-sS", "--max-time", "5", "--cacert", root,
-         "--resolve", "%s:%d:127.0.0.1" % (name, port),
-         "https://%s:%d/hello" % (name, port)],
-        capture_output=True, text=True, timeout=10 * SLOW)
-
-
-def metric(admin_port, family, name):
-    """The value of family{name="NAME",...} on /metrics, or None."""
-    r = subprocess.run(["curl", "-sS", "--max-time", "5",
-                        "http://127.0.0.1:%d/metrics" % admin_port],
-                       capture_output=True, text=True, timeout=10)
-    m = re.search(r'^%s\{[^}]*name="%s"[^}]*\} (\S+)$' %
-                  (family, re.escape(name)), r.stdout, re.M)
-    return float(m.group(1)) if m else None
 
 
 def start(acme, run_limen, backend, **kw):

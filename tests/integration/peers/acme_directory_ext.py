@@ -14,8 +14,8 @@ pebble and is NOT an ACME server of its own:
     against this server's address.
 
 It records what limen sent: .posts (every signed POST, decoded: url,
-protected header, payload, the raw JWS, and the answer's status and
-Location) and .ari_ids (the certIDs asked for).
+protected header, payload, the raw JWS, when it came, and the answer's
+status and Location) and .ari_ids (the certIDs asked for).
 """
 import base64
 import http.client
@@ -115,11 +115,11 @@ class _Handler(BaseHTTPRequestHandler):
             protected = json.loads(b64url_decode(jws["protected"]))
             payload = b64url_decode(jws["payload"])
             rec = {"url": self.ext.base + self.path, "path": self.path,
-                   "jws": jws, "protected": protected,
+                   "time": time.time(), "jws": jws, "protected": protected,
                    "payload": json.loads(payload) if payload else None}
         except (ValueError, KeyError) as e:
             rec = {"url": self.ext.base + self.path, "path": self.path,
-                   "error": str(e), "raw": body}
+                   "time": time.time(), "error": str(e), "raw": body}
         status, data, headers = self._forward(body)
         rec["status"] = status
         rec["location"] = dict((k.lower(), v) for k, v in headers).get(
@@ -166,6 +166,13 @@ class AcmeDirectoryExtension:
         with self.lock:
             return [p["payload"] for p in self.posts
                     if p["path"] == "/order-plz" and p.get("status") == 201]
+
+    def orders_of(self, name):
+        """(time, payload) of the accepted newOrder requests for name."""
+        with self.lock:
+            return [(p["time"], p["payload"]) for p in self.posts
+                    if p["path"] == "/order-plz" and p.get("status") == 201
+                    and p["payload"]["identifiers"][0]["value"] == name]
 
     def stop(self):
         self.httpd.shutdown()
