@@ -8,7 +8,8 @@ pebble and is NOT an ACME server of its own:
   - GET /dir is pebble's directory plus, on request, a "renewalInfo" URL
     pointing here and a "meta.profiles" object;
   - GET /renewal-info/CERTID answers with the window the test sets
-    (.window = (start, end) as UNIX times; None: 404), with Retry-After;
+    (.windows[CERTID], else .window = (start, end) as UNIX times; None:
+    404), with Retry-After;
   - every other request is passed to pebble unchanged, with the Host
     header kept, so pebble builds its URLs (and checks each JWS "url")
     against this server's address.
@@ -94,13 +95,14 @@ class _Handler(BaseHTTPRequestHandler):
             cert_id = self.path[len("/renewal-info/"):]
             with ext.lock:
                 ext.ari_ids.append(cert_id)
-            if ext.window is None:
+            window = ext.windows.get(cert_id, ext.window)
+            if window is None:
                 self._reply(404, b'{"type": "about:blank"}',
                             [("Content-Type", "application/problem+json")])
                 return
             body = json.dumps({"suggestedWindow": {
-                "start": rfc3339(ext.window[0]),
-                "end": rfc3339(ext.window[1])}}).encode()
+                "start": rfc3339(window[0]),
+                "end": rfc3339(window[1])}}).encode()
             self._reply(200, body, [("Content-Type", "application/json"),
                                     ("Retry-After", str(ext.retry_after))])
             return
@@ -135,6 +137,7 @@ class AcmeDirectoryExtension:
         self.renewal_info = renewal_info
         self.profiles = profiles
         self.window = None
+        self.windows = {}
         self.retry_after = 21600
         self.posts = []
         self.ari_ids = []
