@@ -382,3 +382,16 @@ def test_run_renewal_in_the_ari_window_with_replaces(acme, run_limen,
         assert ari_cert_id(second[n]) in ext.ari_ids
         assert len(ext.orders_of(n)) == 2
     assert order_count(lim2.log()) == 0, lim2.log()
+
+
+def test_run_sends_the_profile_the_directory_lists(acme, run_limen, backend):
+    acme.start_pebble()
+    ext = acme.start_ext(profiles={"classic": "the usual",
+                                   "shortlived": "160 hours"})
+    lim, b = start(acme, run_limen, backend,
+                   extra_acme="  profile: shortlived\n")
+    for n in NAMES:
+        wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
+                 what="certificate for %s:\n%s" % (n, lim.log()))
+        assert [p.get("profile") for _, p in ext.orders_of(n)] == \
+            ["shortlived"]
