@@ -10,6 +10,7 @@ request, and the certificates must arrive and verify against pebble's
 root.  Pebble 2.4 has no "always invalid" switch: failed validations are
 real ones, pebble's validation pointed at a port where nothing listens.
 """
+import calendar
 import re
 
 import pytest
@@ -189,3 +190,43 @@ def test_ca_down_at_start_comes_up_later(acme, run_limen, backend):
         assert metric(aport, "limen_certificate_expiry_timestamp_seconds",
                       n) > 0
     assert order_count(lim.log()) == 2, lim.log()
+
+
+def test_renewal_failure_keeps_the_old_certificate(acme, run_limen, backend):
+    acme.start_pebble(validity=20)
+    aport = free_port()
+    lim, b = start(acme, run_limen, backend, admin_port=aport)
+    first = wait_certs(acme, lim)
+    t = traffic(acme)
+    wait_traffic_sees_pebble(t)
+    # the CA goes away before the renewals (two thirds: 12-13 s)
+    acme.pebble.stop()
+    for n in NAMES:
+        lim.wait_log(r"%s: .*; retrying in \d+ s \(attempt \d+\) \(the "
+                     r"current certificate stays\)" % re.escape(n),
+                     timeout=25)
+        assert served_cert(acme.tls_port, n).serial_number == \
+            first[n].serial_number
+        assert metric(aport, "limen_acme_failures_total", n) >= 1
+    # it comes back, having forgotten everything (a new pebble: new
+    # roots, no account): the next retry renews both names
+    acme.pebble.start()
+
+    def renewed(n):
+        c = issued_by_pebble(acme.tls_port, n)
+        return c if c and c.serial_number != first[n].serial_number else None
+    second = {n: wait_for(lambda: renewed(n), timeout=30,
+                          what="renewal of %s:\n%s" % (n, lim.log()))
+              for n in NAMES}
+    wait_for(lambda: all(t.serials[n][-1][1] == second[n].serial_number
+                         for n in NAMES), timeout=10,
+             what="the request loop to see the renewed certificates")
+    t.check()
+    for n in NAMES:
+        # the first certificate served until the second replaced it
+        assert [s for _, s, _ in t.serials[n]][-2:] == [
+            first[n].serial_number, second[n].serial_number], t.serials[n]
+        assert metric(aport, "limen_certificate_expiry_timestamp_seconds",
+                      n) == calendar.timegm(
+                          second[n].not_valid_after.timetuple())
+    assert_verified(acme)
