@@ -51,7 +51,7 @@ def wait_traffic_sees_pebble(t):
 def wait_certs(acme, lim, names=NAMES, timeout=30):
     return {n: wait_for(lambda: issued_by_pebble(acme.tls_port, n),
                         timeout=timeout,
-                        what="pebble certificate for %s:\n%s" %
+                        what=lambda: "pebble certificate for %s:\n%s" %
                         (n, lim.log()))
             for n in names}
 
@@ -101,7 +101,7 @@ def test_authz_reuse_renewal_under_traffic(acme, run_limen, backend):
         return c if c and c.serial_number != first[n].serial_number else None
     for n in NAMES:
         wait_for(lambda: renewed(n), timeout=20,
-                 what="renewal of %s:\n%s" % (n, lim.log()))
+                 what=lambda: "renewal of %s:\n%s" % (n, lim.log()))
     wait_traffic_sees_pebble(t)
     t.check()
     assert_no_stand_in_after_pebble(t)
@@ -216,7 +216,8 @@ def test_renewal_failure_keeps_the_old_certificate(acme, run_limen, backend):
         c = issued_by_pebble(acme.tls_port, n)
         return c if c and c.serial_number != first[n].serial_number else None
     second = {n: wait_for(lambda: renewed(n), timeout=30,
-                          what="renewal of %s:\n%s" % (n, lim.log()))
+                          what=lambda: "renewal of %s:\n%s" %
+                          (n, lim.log()))
               for n in NAMES}
     wait_for(lambda: all(t.serials[n][-1][1] == second[n].serial_number
                          for n in NAMES), timeout=10,

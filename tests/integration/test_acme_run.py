@@ -50,7 +50,8 @@ def test_run_serves_valid_certificates_for_two_names(acme, run_limen,
     lim, b = start(acme, run_limen, backend, admin_port=aport)
     for n in NAMES:
         wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
-                 what="pebble certificate for %s:\n%s" % (n, lim.log()))
+                 what=lambda: "pebble certificate for %s:\n%s" %
+                 (n, lim.log()))
     assert time.monotonic() - t0 < 20 * SLOW
     root = acme.pebble.roots_pem()
     for n in NAMES:
@@ -82,7 +83,8 @@ def test_run_tls_alpn_01_on_its_own_tls_listener(acme, run_limen, backend):
     lim, b = start(acme, run_limen, backend, challenges="[tls-alpn-01]")
     for n in NAMES:
         wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
-                 what="pebble certificate for %s:\n%s" % (n, lim.log()))
+                 what=lambda: "pebble certificate for %s:\n%s" %
+                 (n, lim.log()))
     root = acme.pebble.roots_pem()
     for n in NAMES:
         c = curl_https(acme.tls_port, n, root)
@@ -171,7 +173,8 @@ def test_run_renewal_keeps_open_connection(acme, run_limen, backend):
     def renewed():
         c = issued_by_pebble(acme.tls_port, n)
         return c if c and c.serial_number != first.serial_number else None
-    second = wait_for(renewed, timeout=30, what="renewed certificate:\n" +
+    second = wait_for(renewed, timeout=30,
+                      what=lambda: "renewed certificate:\n" +
                       lim.log())
     assert second.not_valid_after >= first.not_valid_after
     head, body = ask("/two")
@@ -196,7 +199,7 @@ def test_run_reload_orders_an_added_name(acme, run_limen, backend):
         acme, b.address, redirect=False, admin_port=aport))
     lim.send_signal(signal.SIGHUP)
     c = wait_for(lambda: issued_by_pebble(acme.tls_port, added), timeout=20,
-                 what="added name after reload:\n" + lim.log())
+                 what=lambda: "added name after reload:\n" + lim.log())
     # its expiry is on /metrics as soon as it is served
     wait_for(lambda: metric(aport, EXPIRY, added) ==
              calendar.timegm(c.not_valid_after.timetuple()), timeout=5,
@@ -250,7 +253,7 @@ def test_run_reload_removing_a_name_stops_renewing_it(acme, run_limen,
     wait_for(lambda: (issued_by_pebble(acme.tls_port, keep) or
                       first[keep]).serial_number !=
              first[keep].serial_number, timeout=20,
-             what="renewal of %s:\n%s" % (keep, lim.log()))
+             what=lambda: "renewal of %s:\n%s" % (keep, lim.log()))
     wait_for(lambda: time.time() > nb + (na - nb) * 0.72 + 1.5,
              timeout=na - nb, interval=0.1, what="renewal time of " + gone)
     t.check(min_ok=5)
@@ -296,7 +299,7 @@ def watch_renewals(acme, lim, first, timeout=30):
         c = issued_by_pebble(acme.tls_port, n)
         return c if c and c.serial_number != first[n].serial_number else None
     return {n: wait_for(lambda: renewed(n), timeout=timeout,
-                        what="renewal of %s:\n%s" % (n, lim.log()))
+                        what=lambda: "renewal of %s:\n%s" % (n, lim.log()))
             for n in NAMES}
 
 
@@ -392,6 +395,6 @@ def test_run_sends_the_profile_the_directory_lists(acme, run_limen, backend):
                    extra_acme="  profile: shortlived\n")
     for n in NAMES:
         wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
-                 what="certificate for %s:\n%s" % (n, lim.log()))
+                 what=lambda: "certificate for %s:\n%s" % (n, lim.log()))
         assert [p.get("profile") for _, p in ext.orders_of(n)] == \
             ["shortlived"]
