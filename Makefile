@@ -185,6 +185,8 @@ check-config: all
 
 bench: deps all
 	$(Q)bench/run.sh
+	$(Q)/usr/bin/python3 bench/waf_cost.py
+	$(Q)/usr/bin/python3 bench/scaling.py
 
 # the Debian package, into build/deb (packaging/debian/build-deb.sh)
 deb:

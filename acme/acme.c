@@ -9,11 +9,19 @@
  * longer).  A failed validation moves on to the next configured challenge
  * type at once; other failures wait.  A certificate already installed is
  * never touched by a failure: it keeps serving until a renewal works.
+ *
+ * With `acme.storage: { postgres: ... }` (pgstore.h) a name's order also
+ * needs the name's advisory lock: name_wake asks for it first, and only
+ * the instance that gets it orders (or checks for renewal); the others
+ * retry later and meanwhile install what the lock holder saves, which
+ * the store reports as it appears.  The local files stay as a cache, so
+ * a restart while PostgreSQL is down still serves.
  */
 #include "acme/acme.h"
 
 #include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -24,8 +32,10 @@
 #include "acme/acme_http.h"
 #include "acme/challenge.h"
 #include "acme/client.h"
+#include "acme/pgstore.h"
 #include "acme/renew.h"
 #include "acme/store.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "conf/config.h"
 
@@ -40,6 +50,10 @@
 /* Names are started this far apart, so a start with many names does not
  * hit the CA all at once. */
 #define STAGGER_MS	100
+/* Shared storage: another instance holds a name's lock, or the store
+ * could not be asked; look again after this (plus jitter). */
+#define PG_BUSY_RETRY_MS	(5 * 1000)
+#define PG_FAILED_RETRY_MS	(10 * 1000)
 
 struct mname {
 	TAILQ_ENTRY(mname) entry;
@@ -55,6 +69,13 @@ struct mname {
 	size_t chal_pref;
 	bool gave_up;
 	char *last_error;
+	/* shared storage (pgstore.h) */
+	int64_t pg_rev;		/* row last installed or saved; 0 = none */
+	bool pg_locking;	/* waiting for the answer to a lock request */
+	bool pg_locked;		/* we hold the name's lock: an order runs */
+	bool pg_waiting;	/* due, waiting for the store to be up */
+	bool pg_dirty;		/* obtained but not saved to the store yet */
+	bool pg_busy;		/* another instance held the lock last time */
 };
 
 struct acme_manager {
@@ -67,6 +88,16 @@ struct acme_manager {
 	TAILQ_HEAD(, mname) names;
 	uint64_t retry_base_ms, retry_max_ms;
 	unsigned max_attempts;
+	/* shared storage, when configured */
+	struct pgstore *pg;
+	bool pg_ready;		/* connected, account known */
+	char *pg_conninfo;	/* what pg was made with (reloads) */
+	char *pg_secret;
+	char *pg_kid;		/* account URL last saved to the store */
+	char *pg_down;		/* why the store is unreachable, or NULL */
+	/* stateless HTTP-01 for the shared account (any thread reads) */
+	pthread_mutex_t thumb_mu;
+	char thumb[JWS_THUMBPRINT_LEN + 1];	/* "" = off */
 };
 
 /* ---- which names ------------------------------------------------------- */
@@ -225,11 +256,40 @@ unpublish(void *arg, enum acme_chal_type type, const char *name,
 	}
 }
 
+/*
+ * With shared storage, every instance answers HTTP-01 for the shared
+ * account, whichever instance ordered: the key authorization is the token
+ * "." the account key's thumbprint (RFC 8555 §8.1), which only ever
+ * proves control to this account (the "stateless" mode of acme.sh).  The
+ * CA's request may reach any instance behind a load balancer.
+ */
+static int
+http01_stateless(struct acme_manager *m, const char *token, char *out,
+    size_t outsize)
+{
+	size_t n = strlen(token);
+	int rc = -1;
+
+	if (n < 16 || n > 256)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)token[i]) && token[i] != '-' &&
+		    token[i] != '_')
+			return -1;
+	pthread_mutex_lock(&m->thumb_mu);
+	if (m->thumb[0] != '\0' && n + 1 + strlen(m->thumb) < outsize)
+		rc = snprintf(out, outsize, "%s.%s", token, m->thumb);
+	pthread_mutex_unlock(&m->thumb_mu);
+	return rc;
+}
+
 int
 acme_manager_http01_lookup(struct acme_manager *m, const char *token,
     char *out, size_t outsize)
 {
-	return challenge_store_lookup(m->tokens, token, out, outsize);
+	int n = challenge_store_lookup(m->tokens, token, out, outsize);
+
+	return n >= 0 ? n : http01_stateless(m, token, out, outsize);
 }
 
 /* ---- settings from the config ------------------------------------------ */
@@ -291,6 +351,8 @@ settings_from(const struct config *cfg, const struct acme_hooks *hooks,
 /* ---- per-name scheduling ------------------------------------------------- */
 
 static void name_wake(evutil_socket_t fd, short what, void *arg);
+static bool pg_gate(struct mname *mn);
+static void pg_after_order(struct mname *mn, enum client_outcome outcome);
 
 static void
 name_report(struct mname *mn)
@@ -361,7 +423,10 @@ order_done(const struct client_result *res, void *arg)
 	uint64_t delay;
 	int rc;
 
+	bool pg_locked = mn->pg_locked;
+
 	mn->order = NULL;
+	mn->pg_locked = false;
 	mn->attempts++;
 	switch (res->outcome) {
 	case CLIENT_INSTALLED:
@@ -449,6 +514,8 @@ order_done(const struct client_result *res, void *arg)
 		name_schedule_ms(mn, delay);
 		break;
 	}
+	if (pg_locked)
+		pg_after_order(mn, res->outcome);
 	name_report(mn);
 }
 
@@ -470,7 +537,7 @@ name_wake(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	mn->next = 0;
-	if (mn->order != NULL)
+	if (mn->order != NULL || !pg_gate(mn))
 		return;
 	if (!mn->have_cert)
 		log_info("acme: %s: ordering a certificate", mn->name);
@@ -479,6 +546,10 @@ name_wake(evutil_socket_t fd, short what, void *arg)
 		log_warnx("acme: %s: cannot start an order: out of memory",
 		    mn->name);
 		name_schedule_ms(mn, m->retry_base_ms);
+		if (mn->pg_locked) {
+			mn->pg_locked = false;
+			pgstore_unlock(m->pg, mn->name);
+		}
 	}
 }
 
@@ -498,6 +569,10 @@ name_free(struct mname *mn)
 {
 	TAILQ_REMOVE(&mn->m->names, mn, entry);
 	client_order_cancel(mn->order);
+	/* a lock still being asked for is released when its answer finds
+	 * no name */
+	if (mn->pg_locked && mn->m->pg != NULL)
+		pgstore_unlock(mn->m->pg, mn->name);
 	if (mn->timer != NULL)
 		event_free(mn->timer);
 	store_cert_free(&mn->cert);
@@ -539,6 +614,448 @@ name_add(struct acme_manager *m, const char *name, unsigned k)
 	 * a little apart */
 	name_schedule_ms(mn, (uint64_t)k * STAGGER_MS);
 	return 0;
+}
+
+/* ---- shared storage (pgstore.h) ------------------------------------------- */
+
+static uint64_t
+pg_jitter(uint64_t ms)
+{
+	return ms + (uint64_t)(renew_random() * (double)ms / 3);
+}
+
+/*
+ * A bounded run (limen certs) counts an unreachable store as a failed
+ * attempt, so it ends; `limen run` just waits for the store.  (Waiting
+ * for a lock, or installing another instance's certificate, is not an
+ * attempt: name_status is not called for them.)
+ */
+static void
+pg_fail_attempt(struct mname *mn, const char *why)
+{
+	struct acme_manager *m = mn->m;
+
+	mn->attempts++;
+	mn->failures++;
+	free(mn->last_error);
+	if ((mn->last_error = malloc(strlen(why) + 32)) != NULL)
+		sprintf(mn->last_error, "shared store: %s", why);
+	if (mn->failures >= m->max_attempts) {
+		mn->gave_up = true;
+		mn->next = 0;
+		log_warnx("acme: %s: shared store: %s; giving up after %u "
+		    "attempts", mn->name, why, mn->failures);
+	} else {
+		name_schedule_ms(mn, renew_backoff_ms(mn->failures,
+		    m->retry_base_ms, m->retry_max_ms, renew_random()));
+	}
+	name_report(mn);
+}
+
+/*
+ * May name_wake order now?  Without shared storage, yes.  With it, only
+ * while holding the name's lock: ask for it (the answer, PGSTORE_LOCKED,
+ * calls name_wake again) and wait.
+ */
+static bool
+pg_gate(struct mname *mn)
+{
+	struct acme_manager *m = mn->m;
+
+	if (m->pg == NULL || mn->pg_locked)
+		return true;
+	if (mn->pg_locking)
+		return false;
+	if (!m->pg_ready) {
+		if (m->max_attempts > 0 && m->pg_down != NULL)
+			pg_fail_attempt(mn, m->pg_down);
+		else
+			mn->pg_waiting = true;
+		return false;
+	}
+	mn->pg_locking = true;
+	pgstore_lock(m->pg, mn->name, m->ctx.kid == NULL);
+	return false;
+}
+
+/*
+ * A certificate from the store (saved by another instance, or found under
+ * the lock): checked, written to the local cache, installed.  1 if
+ * installed, 0 if ours lasts as long (kept), -1 if not usable.
+ */
+static int
+pg_adopt(struct mname *mn, const char *cert_pem, const char *key_pem,
+    int64_t rev)
+{
+	struct acme_manager *m = mn->m;
+	struct store_cert info, cur;
+	EVP_PKEY *key;
+	char *clean = NULL, tb[32];
+	const char *err = NULL;
+	int rc = -1;
+
+	mn->pg_rev = rev;
+	memset(&info, 0, sizeof info);
+	if ((key = jws_key_from_pem(key_pem, strlen(key_pem))) == NULL) {
+		log_warnx("acme: %s: shared store: its private key is not "
+		    "usable", mn->name);
+		return -1;
+	}
+	if (store_cert_check(cert_pem, strlen(cert_pem), mn->name, key,
+	    time(NULL), &clean, &info, &err) == -1) {
+		log_warnx("acme: %s: shared store: certificate not used: %s",
+		    mn->name, err);
+		goto done;
+	}
+	rc = 0;
+	if (mn->have_cert && info.not_after <= mn->cert.not_after)
+		goto done;
+	if (store_cert_save(m->ctx.state_dir, mn->name, clean, strlen(clean),
+	    key_pem, strlen(key_pem), &err) == -1 ||
+	    store_cert_load(m->ctx.state_dir, mn->name, time(NULL), &cur,
+	    &err) != 1) {
+		log_warnx("acme: %s: shared store: cannot keep a local copy: "
+		    "%s", mn->name, err ? err : "unreadable");
+		rc = -1;
+		goto done;
+	}
+	store_cert_free(&mn->cert);
+	mn->cert = cur;
+	mn->have_cert = true;
+	mn->pg_busy = false;
+	mn->failures = 0;
+	mn->gave_up = false;
+	free(mn->last_error);
+	mn->last_error = NULL;
+	log_info("acme: %s: certificate from the shared store installed, "
+	    "valid until %s", mn->name, renew_time_str(mn->cert.not_after, tb,
+	    sizeof tb));
+	name_installed(mn);
+	rc = 1;
+done:
+	store_cert_free(&info);
+	free(clean);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* Save the local pair of a name to the store (which then releases the
+ * name's lock).  0, or -1 if the local files cannot be read. */
+static int
+pg_save(struct mname *mn)
+{
+	struct acme_manager *m = mn->m;
+	char cpath[PATH_MAX], kpath[PATH_MAX], *cert = NULL, *key = NULL;
+	size_t clen, klen = 0;
+	int rc = -1;
+
+	if (store_cert_paths(m->ctx.state_dir, mn->name, cpath, sizeof cpath,
+	    kpath, sizeof kpath) == -1 ||
+	    fsutil_read_file(cpath, 1024 * 1024, &cert, &clen) == -1 ||
+	    fsutil_read_secret(kpath, 64 * 1024, 0, &key, &klen) == -1) {
+		log_warnx("acme: %s: cannot read the local copy to save it to "
+		    "the shared store", mn->name);
+		goto done;
+	}
+	pgstore_save(m->pg, mn->name, cert, key, mn->cert.not_after);
+	mn->pg_dirty = false;
+	rc = 0;
+done:
+	free(cert);
+	if (key != NULL) {
+		OPENSSL_cleanse(key, klen);
+		free(key);
+	}
+	return rc;
+}
+
+static void
+pg_save_account_url(struct acme_manager *m)
+{
+	char *kid;
+
+	if (m->ctx.kid == NULL || (m->pg_kid != NULL &&
+	    strcmp(m->pg_kid, m->ctx.kid) == 0) ||
+	    (kid = strdup(m->ctx.kid)) == NULL)
+		return;
+	free(m->pg_kid);
+	m->pg_kid = kid;
+	pgstore_set_account_url(m->pg, kid);
+}
+
+/* An order (or renewal check) made under the lock has ended. */
+static void
+pg_after_order(struct mname *mn, enum client_outcome outcome)
+{
+	struct acme_manager *m = mn->m;
+
+	if (m->pg == NULL)
+		return;
+	pg_save_account_url(m);
+	/* a new certificate, or one from before the store had this name
+	 * (moving from local storage): share it; the save unlocks */
+	if (mn->have_cert && (outcome == CLIENT_INSTALLED ||
+	    (outcome == CLIENT_NOT_DUE && mn->pg_rev == 0)) &&
+	    pg_save(mn) == 0)
+		return;
+	pgstore_unlock(m->pg, mn->name);
+}
+
+/* The store's account for this directory replaces ours if different. */
+static int
+pg_account(struct acme_manager *m, const char *pem, const char *url)
+{
+	EVP_PKEY *k = pem ? jws_key_from_pem(pem, strlen(pem)) : NULL;
+	const char *err = NULL;
+
+	if (k == NULL) {
+		log_warnx("acme: storage: the shared account key is not a "
+		    "usable key; not ordering");
+		return -1;
+	}
+	if (EVP_PKEY_eq(k, m->ctx.account_key) != 1) {
+		EVP_PKEY_free(m->ctx.account_key);
+		m->ctx.account_key = k;
+		free(m->ctx.kid);
+		m->ctx.kid = NULL;
+		if (store_account_key_write(m->ctx.state_dir, pem, strlen(pem),
+		    &err) == -1)
+			log_warnx("acme: storage: local copy of the account "
+			    "key: %s", err);
+		log_info("acme: storage: using the shared account key");
+	} else {
+		EVP_PKEY_free(k);
+	}
+	pthread_mutex_lock(&m->thumb_mu);
+	if (jws_thumbprint(m->ctx.account_key, m->thumb) == -1)
+		m->thumb[0] = '\0';
+	pthread_mutex_unlock(&m->thumb_mu);
+	if (url != NULL && m->ctx.kid == NULL &&
+	    strncmp(url, "https://", 8) == 0 &&
+	    (m->ctx.kid = strdup(url)) != NULL) {
+		free(m->pg_kid);
+		m->pg_kid = strdup(url);
+	}
+	return 0;
+}
+
+/* The store cannot be used (unreachable, wrong key, unusable account). */
+static void
+pg_set_down(struct acme_manager *m, const char *why)
+{
+	struct mname *mn;
+
+	m->pg_ready = false;
+	free(m->pg_down);
+	m->pg_down = strdup(why);
+	if (m->max_attempts == 0 || m->pg_down == NULL)
+		return;
+	TAILQ_FOREACH(mn, &m->names, entry)
+		if (mn->pg_waiting) {
+			mn->pg_waiting = false;
+			pg_fail_attempt(mn, m->pg_down);
+		}
+}
+
+static void
+pg_event(const struct pgstore_event *ev, void *arg)
+{
+	struct acme_manager *m = arg;
+	struct mname *mn = ev->name != NULL ? name_find(m, ev->name) : NULL;
+	unsigned k = 0;
+
+	switch (ev->type) {
+	case PGSTORE_READY:
+		if (pg_account(m, ev->account_key_pem, ev->account_url) == -1) {
+			pg_set_down(m, "the shared account key is not usable");
+			break;
+		}
+		m->pg_ready = true;
+		free(m->pg_down);
+		m->pg_down = NULL;
+		TAILQ_FOREACH(mn, &m->names, entry) {
+			if (mn->pg_dirty && mn->have_cert && !mn->pg_locked &&
+			    !mn->pg_locking)
+				pg_save(mn);
+			if (mn->pg_waiting) {
+				mn->pg_waiting = false;
+				name_schedule_ms(mn, (uint64_t)k++ * STAGGER_MS);
+			}
+		}
+		break;
+	case PGSTORE_DOWN:
+		pg_set_down(m, ev->error ? ev->error : "unreachable");
+		break;
+	case PGSTORE_LOCKED:
+		if (mn == NULL || !mn->pg_locking || mn->order != NULL) {
+			pgstore_unlock(m->pg, ev->name);
+			break;
+		}
+		mn->pg_locking = false;
+		mn->pg_locked = true;
+		mn->pg_busy = false;
+		/* registered by another instance meanwhile: no newAccount */
+		if (ev->account_url != NULL && m->ctx.kid == NULL &&
+		    strncmp(ev->account_url, "https://", 8) == 0 &&
+		    (m->ctx.kid = strdup(ev->account_url)) != NULL) {
+			free(m->pg_kid);
+			m->pg_kid = strdup(ev->account_url);
+		}
+		if (ev->error != NULL)
+			log_warnx("acme: %s: shared store: %s", mn->name,
+			    ev->error);
+		/* someone else's certificate since we last looked: take it;
+		 * the order below then only checks whether it is due */
+		if (ev->cert_pem != NULL && ev->key_pem != NULL &&
+		    ev->rev != mn->pg_rev)
+			pg_adopt(mn, ev->cert_pem, ev->key_pem, ev->rev);
+		else if (ev->cert_pem == NULL)
+			mn->pg_rev = 0;
+		evtimer_del(mn->timer);
+		name_wake(-1, 0, mn);
+		break;
+	case PGSTORE_BUSY:
+		if (mn == NULL || !mn->pg_locking)
+			break;
+		mn->pg_locking = false;
+		if (!mn->pg_busy)
+			log_info("acme: %s: another instance holds its lock; "
+			    "waiting for its certificate in the shared store",
+			    mn->name);
+		else
+			log_debug("acme: %s: lock still held elsewhere",
+			    mn->name);
+		mn->pg_busy = true;
+		name_schedule_ms(mn, pg_jitter(PG_BUSY_RETRY_MS));
+		break;
+	case PGSTORE_LOCK_FAILED:
+		if (mn == NULL || !mn->pg_locking)
+			break;
+		mn->pg_locking = false;
+		log_warnx("acme: %s: shared store: %s; no order until it "
+		    "answers", mn->name, ev->error ? ev->error : "failed");
+		if (m->max_attempts > 0)
+			pg_fail_attempt(mn, ev->error ? ev->error : "failed");
+		else if (!m->pg_ready)
+			mn->pg_waiting = true;
+		else
+			name_schedule_ms(mn, pg_jitter(PG_FAILED_RETRY_MS));
+		break;
+	case PGSTORE_SAVED:
+		if (mn == NULL)
+			break;
+		if (ev->rev > 0) {
+			mn->pg_rev = ev->rev;
+			log_info("acme: %s: certificate saved to the shared "
+			    "store", mn->name);
+		} else {
+			log_info("acme: %s: the shared store already has a "
+			    "certificate that lasts longer", mn->name);
+		}
+		break;
+	case PGSTORE_SAVE_FAILED:
+		if (mn == NULL)
+			break;
+		mn->pg_dirty = true;
+		log_warnx("acme: %s: cannot save the certificate to the shared "
+		    "store: %s; it serves from the local copy and is saved "
+		    "when the store answers again", mn->name,
+		    ev->error ? ev->error : "failed");
+		break;
+	case PGSTORE_CERT:
+		if (mn == NULL || ev->rev == mn->pg_rev || mn->pg_locked ||
+		    mn->order != NULL)
+			break;
+		if (ev->error != NULL || ev->cert_pem == NULL ||
+		    ev->key_pem == NULL) {
+			log_warnx("acme: %s: shared store: %s", mn->name,
+			    ev->error ? ev->error : "incomplete row");
+			mn->pg_rev = ev->rev;
+			break;
+		}
+		if (pg_adopt(mn, ev->cert_pem, ev->key_pem, ev->rev) == 1 &&
+		    !mn->pg_locking)
+			name_schedule_at(mn, name_next_check(mn));
+		break;
+	}
+}
+
+static int
+pg_start(struct acme_manager *m, const struct conf_acme *a)
+{
+	char *pem;
+	size_t len;
+	const char *err = NULL;
+
+	if (a->storage_key == NULL || a->storage_key[0] == '\0') {
+		log_warnx("acme: storage: postgres needs key_file (or key) to "
+		    "encrypt the private keys it stores; not starting ACME");
+		return -1;
+	}
+	if ((pem = jws_key_to_pem(m->ctx.account_key, &len)) == NULL) {
+		log_warnx("acme: storage: out of memory");
+		return -1;
+	}
+	log_info("acme: storage: PostgreSQL, shared with the other instances "
+	    "(local copies in %s/certs)", m->ctx.state_dir);
+	m->pg = pgstore_new(m->base, a->storage_pg_conninfo, a->storage_key,
+	    m->ctx.directory_url, pem, pg_event, m, &err);
+	OPENSSL_cleanse(pem, len);
+	free(pem);
+	if (m->pg == NULL) {
+		log_warnx("acme: storage: %s", err);
+		return -1;
+	}
+	if ((m->pg_conninfo = strdup(a->storage_pg_conninfo)) == NULL ||
+	    (m->pg_secret = strdup(a->storage_key)) == NULL)
+		log_warnx("acme: storage: out of memory");
+	return 0;
+}
+
+static void
+wipe_str(char **s)
+{
+	if (*s != NULL) {
+		OPENSSL_cleanse(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+/* Leave the store (shutdown, or a reload that changes it).  Orders made
+ * under its locks stop; their names start again in a moment. */
+static void
+pg_stop(struct acme_manager *m)
+{
+	struct mname *mn;
+	unsigned k = 0;
+
+	if (m->pg == NULL)
+		return;
+	pgstore_free(m->pg);
+	m->pg = NULL;
+	m->pg_ready = false;
+	wipe_str(&m->pg_conninfo);
+	wipe_str(&m->pg_secret);
+	free(m->pg_kid);
+	m->pg_kid = NULL;
+	free(m->pg_down);
+	m->pg_down = NULL;
+	pthread_mutex_lock(&m->thumb_mu);
+	m->thumb[0] = '\0';
+	pthread_mutex_unlock(&m->thumb_mu);
+	TAILQ_FOREACH(mn, &m->names, entry) {
+		bool again = mn->pg_locking || mn->pg_locked || mn->pg_waiting;
+
+		if (mn->pg_locked) {
+			client_order_cancel(mn->order);
+			mn->order = NULL;
+		}
+		mn->pg_locking = mn->pg_locked = mn->pg_waiting = false;
+		mn->pg_rev = 0;
+		if (again)
+			name_schedule_ms(mn, 1000 + (uint64_t)k++ * STAGGER_MS);
+	}
 }
 
 /* ---- the manager --------------------------------------------------------- */
@@ -587,6 +1104,7 @@ acme_manager_new(struct event_base *base, struct evdns_base *dns,
 		log_warnx("acme: out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&m->thumb_mu, NULL);
 	m->base = base;
 	m->dns = dns;
 	m->hooks = *hooks;
@@ -624,6 +1142,9 @@ acme_manager_new(struct event_base *base, struct evdns_base *dns,
 	if (created)
 		log_info("acme: created a new account key in %s/acme",
 		    m->ctx.state_dir);
+	if (cfg->acme.storage_pg_conninfo != NULL &&
+	    pg_start(m, &cfg->acme) == -1)
+		goto fail;
 	if (names_sync(m, cfg) == -1) {
 		log_warnx("acme: out of memory");
 		goto fail;
@@ -643,10 +1164,12 @@ acme_manager_free(struct acme_manager *m)
 		return;
 	while ((mn = TAILQ_FIRST(&m->names)) != NULL)
 		name_free(mn);
+	pg_stop(m);
 	acme_http_free(m->ctx.http);
 	client_ctx_clear(&m->ctx);
 	challenge_store_free(m->tokens);
 	free(m->ca_roots);
+	pthread_mutex_destroy(&m->thumb_mu);
 	free(m);
 }
 
@@ -737,6 +1260,14 @@ acme_manager_update_config(struct acme_manager *m, const struct config *cfg)
 		while ((mn = TAILQ_FIRST(&m->names)) != NULL)
 			name_free(mn);
 	}
+	if ((restart && m->pg != NULL) ||
+	    !str_eq(cfg->acme.storage_pg_conninfo, m->pg_conninfo) ||
+	    !str_eq(cfg->acme.storage_key, m->pg_secret)) {
+		pg_stop(m);
+		if (cfg->acme.storage_pg_conninfo != NULL &&
+		    pg_start(m, &cfg->acme) == -1)
+			log_warnx("acme: reload: shared storage not started");
+	}
 	TAILQ_FOREACH(mn, &m->names, entry)
 		if (mn->chal_pref >= m->ctx.n_challenges)
 			mn->chal_pref = 0;
@@ -758,7 +1289,7 @@ acme_manager_status(struct acme_manager *m, const char *name,
 		return -1;
 	st->has_cert = mn->have_cert;
 	st->not_after = mn->have_cert ? mn->cert.not_after : 0;
-	st->busy = mn->order != NULL;
+	st->busy = mn->order != NULL || mn->pg_locking;
 	st->attempts = mn->attempts;
 	st->failures = mn->failures;
 	st->gave_up = mn->gave_up;

@@ -48,6 +48,7 @@ struct acme_http_req {
 	int status;
 	char error[256];
 	char *content_type, *location, *replay_nonce, *retry_after;
+	char *cache_control;
 	char *body;
 	size_t body_len;
 	int done;
@@ -57,6 +58,7 @@ struct acme_http {
 	struct event_base *base;
 	struct evdns_base *dns;
 	SSL_CTX *ctx;
+	int allow_plain;
 	TAILQ_HEAD(, acme_http_req) reqs;
 };
 
@@ -116,6 +118,7 @@ req_free(struct acme_http_req *r)
 	free(r->location);
 	free(r->replay_nonce);
 	free(r->retry_after);
+	free(r->cache_control);
 	free(r->body);
 	free(r);
 }
@@ -131,6 +134,12 @@ acme_http_free(struct acme_http *h)
 		req_free(r);
 	SSL_CTX_free(h->ctx);
 	free(h);
+}
+
+void
+acme_http_allow_plain(struct acme_http *h, int allow)
+{
+	h->allow_plain = allow;
 }
 
 void
@@ -152,6 +161,7 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 		.location = r->location,
 		.replay_nonce = r->replay_nonce,
 		.retry_after = r->retry_after,
+		.cache_control = r->cache_control,
 		.body = r->body ? r->body : "",
 		.body_len = r->body_len,
 	};
@@ -173,6 +183,7 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 	free(r->location);
 	free(r->replay_nonce);
 	free(r->retry_after);
+	free(r->cache_control);
 	free(r->body);
 	free(r);
 }
@@ -302,6 +313,7 @@ done_cb(struct evhttp_request *req, void *arg)
 	r->location = header_dup(hdrs, "Location");
 	r->replay_nonce = header_dup(hdrs, "Replay-Nonce");
 	r->retry_after = header_dup(hdrs, "Retry-After");
+	r->cache_control = header_dup(hdrs, "Cache-Control");
 	in = evhttp_request_get_input_buffer(req);
 	n = evbuffer_get_length(in);
 	if (n > ACME_HTTP_MAX_BODY) {
@@ -335,14 +347,15 @@ acme_http_request(struct acme_http *h, enum acme_http_method method,
 	struct timeval tv = { (time_t)(timeout_ms / 1000),
 	    (suseconds_t)(timeout_ms % 1000 * 1000) };
 	SSL *ssl = NULL;
-	int port, is_ip;
+	int port, is_ip, plain = 0;
 	enum evhttp_cmd_type type = method == ACME_HTTP_POST ?
 	    EVHTTP_REQ_POST : method == ACME_HTTP_HEAD ? EVHTTP_REQ_HEAD :
 	    EVHTTP_REQ_GET;
 
 	if ((uri = evhttp_uri_parse_with_flags(url, 0)) == NULL ||
 	    (scheme = evhttp_uri_get_scheme(uri)) == NULL ||
-	    strcasecmp(scheme, "https") != 0 ||
+	    (strcasecmp(scheme, "https") != 0 &&
+	    !(h->allow_plain && (plain = strcasecmp(scheme, "http") == 0))) ||
 	    (rawhost = evhttp_uri_get_host(uri)) == NULL || rawhost[0] == '\0' ||
 	    evhttp_uri_get_userinfo(uri) != NULL)
 		goto fail;
@@ -359,14 +372,14 @@ acme_http_request(struct acme_http *h, enum acme_http_method method,
 	}
 	port = evhttp_uri_get_port(uri);
 	if (port == -1)
-		port = 443;
+		port = plain ? 80 : 443;
 	path = evhttp_uri_get_path(uri);
 	query = evhttp_uri_get_query(uri);
 	if (snprintf(target, sizeof target, "%s%s%s",
 	    path && path[0] ? path : "/", query ? "?" : "", query ? query : "") >=
 	    (int)sizeof target)
 		goto fail;
-	if (port == 443)
+	if (port == (plain ? 80 : 443))
 		snprintf(hosthdr, sizeof hosthdr, "%s", rawhost);
 	else
 		snprintf(hosthdr, sizeof hosthdr, "%s:%d", rawhost, port);
@@ -383,6 +396,12 @@ acme_http_request(struct acme_http *h, enum acme_http_method method,
 	    (r->deliver = event_new(h->base, -1, 0, deliver_cb, r)) == NULL)
 		goto fail;
 
+	if (plain) {
+		if ((bev = bufferevent_socket_new(h->base, -1,
+		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)) == NULL)
+			goto fail;
+		goto connect;
+	}
 	/* TLS: SNI for names, and verify the name or address we dialled */
 	if ((ssl = SSL_new(h->ctx)) == NULL)
 		goto fail;
@@ -400,6 +419,7 @@ acme_http_request(struct acme_http *h, enum acme_http_method method,
 		goto fail;
 	ssl = NULL;		/* owned by the bufferevent now */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+connect:
 	r->conn = evhttp_connection_base_bufferevent_new(h->base, h->dns, bev,
 	    host, (unsigned short)port);
 	if (r->conn == NULL) {

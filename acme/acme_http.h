@@ -9,6 +9,9 @@
  * fresh connection (ACME traffic is a few requests per order; a fresh
  * connection keeps TLS and error handling simple).
  *
+ * proxy/jwks.c uses it too, for the JWKS of routes[].auth.jwt.jwks_url
+ * (same limits; a JWKS is at most 1 MiB as well).
+ *
  * The callback always runs later from the event loop, never inside
  * acme_http_request() or libevent's own callbacks, so it may start new
  * requests or free whatever it likes, including the acme_http.
@@ -38,6 +41,7 @@ struct acme_http_response {
 	const char *location;
 	const char *replay_nonce;
 	const char *retry_after;
+	const char *cache_control;
 	const char *body;	/* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
 };
@@ -54,6 +58,12 @@ struct acme_http *acme_http_new(struct event_base *base,
     struct evdns_base *dns, const char *ca_roots, const char **err);
 /* Cancels every pending request (their callbacks are not called). */
 void acme_http_free(struct acme_http *h);
+/*
+ * Also accept plain http:// URLs (off by default: ACME is https only).
+ * The caller decides where plain HTTP is acceptable (limen's JWKS fetch
+ * allows it to loopback addresses only).
+ */
+void acme_http_allow_plain(struct acme_http *h, int allow);
 
 /*
  * Start a request.  body (may be NULL) is sent as is with content_type;

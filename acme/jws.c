@@ -5,6 +5,7 @@
  * OSSL_PARAM interfaces only (no deprecated EC_KEY / RSA calls).
  */
 #include "acme/jws.h"
+#include "common/base64.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,50 +70,11 @@ jws_b64url(const void *in, size_t n)
 	return s;
 }
 
-static int
-b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 int
 jws_b64url_decode(const char *in, size_t n, void *out, size_t outsize,
     size_t *outlen)
 {
-	unsigned char *o = out;
-	size_t need = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0), k = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	if (n % 4 == 1 || need > outsize)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64url_value((unsigned char)in[i]);
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[k++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	/* the unused low bits of the last character must be zero */
-	if (acc != 0)
-		return -1;
-	*outlen = k;
-	return 0;
+	return base64_decode(BASE64_URL_NOPAD, in, n, out, outsize, outlen);
 }
 
 EVP_PKEY *

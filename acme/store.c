@@ -96,6 +96,29 @@ store_account_key(const char *state_dir, enum jws_key_type type,
 }
 
 int
+store_account_key_write(const char *state_dir, const char *pem, size_t len,
+    const char **err)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+
+	if (snprintf(dir, sizeof dir, "%s/acme", state_dir) >= (int)sizeof dir ||
+	    snprintf(path, sizeof path, "%s/account.key", dir) >=
+	    (int)sizeof path) {
+		*err = "state_dir path too long";
+		return -1;
+	}
+	if (fsutil_mkdirs(dir, 0700) == -1) {
+		*err = sys_err("cannot create", dir);
+		return -1;
+	}
+	if (fsutil_write_atomic(path, pem, len, 0600) == -1) {
+		*err = sys_err("cannot write", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
 store_cert_paths(const char *state_dir, const char *name, char *cert_path,
     size_t cert_size, char *key_path, size_t key_size)
 {

@@ -43,6 +43,13 @@ void store_cert_free(struct store_cert *c);
 EVP_PKEY *store_account_key(const char *state_dir, enum jws_key_type type,
     bool *created, const char **err);
 
+/*
+ * Replace the local account key with pem (0600, atomically): the local
+ * copy of the account shared through PostgreSQL (pgstore.h).
+ */
+int store_account_key_write(const char *state_dir, const char *pem,
+    size_t len, const char **err);
+
 /* Paths of a name's files (buffers of PATH_MAX); -1 if too long. */
 int store_cert_paths(const char *state_dir, const char *name, char *cert_path,
     size_t cert_size, char *key_path, size_t key_size);

@@ -9,6 +9,7 @@
  *                 manifest, verify, prune (the state machine of STYLE-DETAILS)
  *   job_logical.c pg_dump + row counts in the same snapshot
  *   job_physical.c pg_basebackup + restore point + row counts
+ *   job_dump.c    a PostgreSQL tool's stdout piped into a backup file
  *   wal.c         archive-wal, WAL listing and staging for recovery
  *   manifest.c    manifest.json (jansson)
  *   catalog.c     the backups on disk, `list`
@@ -335,6 +336,32 @@ int bpath(char *out, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* rm -rf (no symlink is followed); a missing path is fine. */
 int job_rmtree(const char *path);
+
+/* ---- job_dump.c --------------------------------------------------------- */
+
+/* A PostgreSQL tool writing one backup file to its stdout (job_dump.c). */
+struct job_dump {
+	const struct job_ctx *ctx;
+	struct manifest_file *file;	/* m->files[0] */
+	struct stream *sink, *chain;
+	struct proc child;
+	int fd, pipefd[2];
+	char *conninfo;			/* for the tool's -d */
+	char *pwenv;			/* "PGPASSWORD=...", or NULL */
+	char tool[PATH_MAX];		/* the tool's path */
+};
+
+/* Create DIR/BASE(+suffix), the chain and the pipe; find TOOL. */
+int job_dump_open(struct job_dump *d, const struct job_ctx *ctx,
+    const char *dir, struct manifest *m, const char *base, const char *tool);
+/* Start the tool (argv[0] = d->tool) with its stdout on the pipe. */
+int job_dump_spawn(struct job_dump *d, const char *const *argv,
+    const char *name);
+/* Pump to EOF, reap the tool (its stderr into errtext when not NULL),
+ * finish the chain and record the file's size and sha256. */
+int job_dump_finish(struct job_dump *d, int stall_s, char **errtext);
+/* Always: stop a tool still running, close and free everything. */
+void job_dump_close(struct job_dump *d);
 
 /* Hooks for the kinds: write the files into dir and fill m. */
 int job_logical_run(struct job_ctx *ctx, const char *dir, struct manifest *m);

@@ -27,14 +27,12 @@ job_logical_run(struct job_ctx *ctx, const char *dir, struct manifest *m)
 {
 	const struct conf_backup_job *job = ctx->job;
 	struct pg_conn *conn = NULL;
-	struct stream *sink = NULL, *chain = NULL;
-	struct proc dump = { .pid = 0, .errfd = -1 };
-	char path[PATH_MAX], tool[PATH_MAX], bindir[PATH_MAX], *snap = NULL;
-	char *conninfo = NULL, *pwenv = NULL, *snaparg = NULL;
-	const char *env[2] = { NULL, NULL };
-	struct manifest_file *f = &m->files[0];
-	int fd = -1, pipefd[2] = { -1, -1 }, rc = -1;
+	struct job_dump d;
+	char *snap = NULL, *snaparg = NULL;
+	int rc = -1;
 
+	memset(&d, 0, sizeof d);
+	d.fd = d.pipefd[0] = d.pipefd[1] = -1;
 	if ((conn = pg_connect(job, NULL)) == NULL)
 		return -1;
 	if ((m->database = strdup(pg_dbname(conn))) == NULL ||
@@ -46,93 +44,34 @@ job_logical_run(struct job_ctx *ctx, const char *dir, struct manifest *m)
 	    "SELECT pg_export_snapshot()")) == NULL)
 		goto fail;
 
-	snprintf(f->name, sizeof f->name, "dump.pgdump%s",
-	    stream_suffix(job->compression, ctx->has_key));
-	snprintf(path, sizeof path, "%s/%s", dir, f->name);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) ==
-	    -1) {
-		log_warn("job %s: create %s", job->name, path);
+	if (job_dump_open(&d, ctx, dir, m, "dump.pgdump", "pg_dump") == -1)
+		goto fail;
+	if (asprintf(&snaparg, "--snapshot=%s", snap) == -1) {
+		snaparg = NULL;
 		goto fail;
 	}
-	if ((sink = stream_sink_new(fd, true)) == NULL ||
-	    (chain = stream_encoder(job->compression, job_key(ctx), sink)) ==
-	    NULL) {
-		log_warnx("job %s: out of memory", job->name);
-		goto fail;
-	}
-	if (pipe2(pipefd, O_CLOEXEC) == -1) {
-		log_warn("job %s: pipe", job->name);
-		goto fail;
-	}
-	if ((conninfo = pg_child_conninfo(job, NULL)) == NULL ||
-	    asprintf(&snaparg, "--snapshot=%s", snap) == -1)
-		goto fail;
-	pwenv = pg_child_password_env(job);
-	env[0] = pwenv;
-	pg_bindir(job, m->server_version_num, bindir, sizeof bindir);
-	proc_tool(bindir, "pg_dump", tool, sizeof tool);
 	{
-		const char *argv[] = { tool, "--format=custom", "-Z0",
-			"--no-password", snaparg, "-d", conninfo, NULL };
-		struct proc_opts o = { .argv = argv, .name = "pg_dump",
-			.env = env, .stdin_fd = -1, .stdout_fd = pipefd[1] };
-		if (proc_spawn(&o, &dump) == -1)
+		const char *argv[] = { d.tool, "--format=custom", "-Z0",
+			"--no-password", snaparg, "-d", d.conninfo, NULL };
+		if (job_dump_spawn(&d, argv, "pg_dump") == -1)
 			goto fail;
 	}
-	close(pipefd[1]);
-	pipefd[1] = -1;
 
 	/* in the exported snapshot, while pg_dump reads the same one */
 	if (pg_count_rows(conn, false, m) == -1) {
 		log_warnx("job %s: counting rows failed", job->name);
 		goto fail;
 	}
-	if (stream_pump_fd(pipefd[0], chain, LOGICAL_STALL_S, NULL, NULL) ==
-	    -1) {
-		log_warnx("job %s: %s: %s", job->name, f->name,
-		    stream_error(chain));
+	if (job_dump_finish(&d, LOGICAL_STALL_S, NULL) == -1)
 		goto fail;
-	}
-	close(pipefd[0]);
-	pipefd[0] = -1;
-	if (proc_wait(&dump, 0, NULL) == -1) {
-		log_warnx("job %s: pg_dump failed", job->name);
-		goto fail;
-	}
 	if (pg_exec(conn, "COMMIT") == -1)
 		goto fail;
-	if (stream_finish(chain) == -1) {
-		log_warnx("job %s: %s: %s", job->name, f->name,
-		    stream_error(chain));
-		goto fail;
-	}
-	stream_sink_result(sink, &f->size, f->sha256);
 	m->n_files = 1;
 	rc = 0;
 fail:
-	if (dump.pid > 0) {
-		if (pipefd[0] != -1)
-			close(pipefd[0]);
-		pipefd[0] = -1;
-		proc_kill(&dump);
-	}
-	if (pipefd[0] != -1)
-		close(pipefd[0]);
-	if (pipefd[1] != -1)
-		close(pipefd[1]);
-	if (chain)
-		stream_free(chain);
-	else if (sink)
-		stream_free(sink);
-	if (fd != -1)
-		close(fd);
+	job_dump_close(&d);
 	free(snap);
 	free(snaparg);
-	free(conninfo);
-	if (pwenv) {
-		memset(pwenv, 0, strlen(pwenv));
-		free(pwenv);
-	}
 	pg_close(conn);
 	return rc;
 }

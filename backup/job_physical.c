@@ -55,97 +55,33 @@ static int
 physical_basebackup(struct job_ctx *ctx, const char *dir, struct manifest *m)
 {
 	const struct conf_backup_job *job = ctx->job;
-	struct stream *sink = NULL, *chain = NULL;
-	struct proc bb = { .pid = 0, .errfd = -1 };
-	struct manifest_file *f = &m->files[0];
-	char path[PATH_MAX], tool[PATH_MAX], bindir[PATH_MAX], label[128];
-	char *conninfo = NULL, *pwenv = NULL, *errtext = NULL;
-	const char *env[2] = { NULL, NULL };
-	int fd = -1, pipefd[2] = { -1, -1 }, rc = -1;
+	struct job_dump d;
+	char label[128], *errtext = NULL;
+	int rc = -1;
 
-	snprintf(f->name, sizeof f->name, "base.tar%s",
-	    stream_suffix(job->compression, ctx->has_key));
-	snprintf(path, sizeof path, "%s/%s", dir, f->name);
 	snprintf(label, sizeof label, "limen %s %s", job->name, m->id);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) ==
-	    -1) {
-		log_warn("job %s: create %s", job->name, path);
-		return -1;
-	}
-	if ((sink = stream_sink_new(fd, true)) == NULL ||
-	    (chain = stream_encoder(job->compression, job_key(ctx), sink)) ==
-	    NULL)
+	if (job_dump_open(&d, ctx, dir, m, "base.tar", "pg_basebackup") == -1)
 		goto out;
-	if (pipe2(pipefd, O_CLOEXEC) == -1) {
-		log_warn("pipe");
-		goto out;
-	}
-	if ((conninfo = pg_child_conninfo(job, NULL)) == NULL)
-		goto out;
-	pwenv = pg_child_password_env(job);
-	env[0] = pwenv;
-	pg_bindir(job, m->server_version_num, bindir, sizeof bindir);
-	proc_tool(bindir, "pg_basebackup", tool, sizeof tool);
 	{
-		const char *argv[] = { tool, "-D", "-", "--format=tar",
+		const char *argv[] = { d.tool, "-D", "-", "--format=tar",
 			"--wal-method=fetch", "--checkpoint=fast", "--verbose",
-			"--no-password", "--label", label, "-d", conninfo,
+			"--no-password", "--label", label, "-d", d.conninfo,
 			NULL };
-		struct proc_opts o = { .argv = argv, .name = "pg_basebackup",
-			.env = env, .stdin_fd = -1, .stdout_fd = pipefd[1] };
-		if (proc_spawn(&o, &bb) == -1)
+		if (job_dump_spawn(&d, argv, "pg_basebackup") == -1)
 			goto out;
 	}
-	close(pipefd[1]);
-	pipefd[1] = -1;
-	if (stream_pump_fd(pipefd[0], chain, PHYSICAL_STALL_S, NULL, NULL) ==
-	    -1) {
-		log_warnx("job %s: %s: %s", job->name, f->name,
-		    stream_error(chain));
+	if (job_dump_finish(&d, PHYSICAL_STALL_S, &errtext) == -1)
 		goto out;
-	}
-	close(pipefd[0]);
-	pipefd[0] = -1;
-	if (proc_wait(&bb, 0, &errtext) == -1) {
-		log_warnx("job %s: pg_basebackup failed", job->name);
-		goto out;
-	}
 	if (physical_parse_log(errtext, m) == -1) {
 		log_warnx("job %s: pg_basebackup did not report its WAL "
 		    "positions", job->name);
 		goto out;
 	}
-	if (stream_finish(chain) == -1) {
-		log_warnx("job %s: %s: %s", job->name, f->name,
-		    stream_error(chain));
-		goto out;
-	}
-	stream_sink_result(sink, &f->size, f->sha256);
 	m->n_files = 1;
 	rc = 0;
 out:
-	if (bb.pid > 0) {
-		if (pipefd[0] != -1)
-			close(pipefd[0]);
-		pipefd[0] = -1;
-		proc_kill(&bb);
-	}
-	if (pipefd[0] != -1)
-		close(pipefd[0]);
-	if (pipefd[1] != -1)
-		close(pipefd[1]);
-	if (chain)
-		stream_free(chain);
-	else if (sink)
-		stream_free(sink);
-	if (fd != -1)
-		close(fd);
+	job_dump_close(&d);
 	free(errtext);
-	free(conninfo);
-	if (pwenv) {
-		memset(pwenv, 0, strlen(pwenv));
-		free(pwenv);
-	}
 	return rc;
 }
 

@@ -123,7 +123,7 @@ backup_metrics_render(const struct metrics_job *jobs, size_t n)
 		for (size_t i = 0; i < n; i++) {
 			double v = *(const double *)(const void *)
 			    ((const char *)&jobs[i] + md->offset);
-			mb_printf(&b, "%s{job=\"", md->name);
+			mb_printf(&b, "%s{backup_job=\"", md->name);
 			mb_label(&b, jobs[i].name);
 			mb_printf(&b, "\"} %.17g\n", v);
 		}
@@ -135,14 +135,14 @@ backup_metrics_render(const struct metrics_job *jobs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (jobs[i].last_verify < 0)
 			continue;
-		mb_printf(&b, "limen_backup_last_verify_success{job=\"");
+		mb_printf(&b, "limen_backup_last_verify_success{backup_job=\"");
 		mb_label(&b, jobs[i].name);
 		mb_printf(&b, "\"} %d\n", jobs[i].last_verify);
 	}
 	mb_printf(&b, "# HELP limen_backup_running Whether a run of the job "
 	    "is in progress.\n# TYPE limen_backup_running gauge\n");
 	for (size_t i = 0; i < n; i++) {
-		mb_printf(&b, "limen_backup_running{job=\"");
+		mb_printf(&b, "limen_backup_running{backup_job=\"");
 		mb_label(&b, jobs[i].name);
 		mb_printf(&b, "\"} %d\n", jobs[i].running ? 1 : 0);
 	}

@@ -142,6 +142,7 @@ struct conf_auth_forward {
 struct conf_auth_jwt {
 	char *jwks_file;
 	char *jwks_url;
+	char *jwks_ca_file;		/* roots for jwks_url; NULL: system */
 	char *issuer;
 	char *audience;
 	struct conf_header_kv *claims_to_headers;	/* name = claim, value = header */

@@ -221,7 +221,12 @@ static const struct conf_key jwt_keys[] = {
 	  .example = "/etc/limen/jwks.json", .doc = "the signing keys (JWKS)" },
 	{ .name = "jwks_url", .type = &conf_t_string, .off = AJ(jwks_url),
 	  .example = "https://id.example.com/.well-known/jwks.json",
-	  .doc = "or fetched from here and refreshed" },
+	  .doc = "or fetched from here (https; http only to loopback) and "
+	  "refreshed in the background" },
+	{ .name = "jwks_ca_file", .type = &conf_t_path, .off = AJ(jwks_ca_file),
+	  .example = "/etc/limen/idp-ca.pem",
+	  .doc = "PEM roots to verify jwks_url's server with, instead of the "
+	  "system's" },
 	{ .name = "issuer", .type = &conf_t_string, .off = AJ(issuer),
 	  .example = "https://id.example.com", .doc = "required `iss`" },
 	{ .name = "audience", .type = &conf_t_string, .off = AJ(audience),

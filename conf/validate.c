@@ -6,6 +6,7 @@
  */
 #include "conf/validate.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -149,6 +150,42 @@ validate_url(const char *u, bool allow_http)
 	return false;
 }
 
+/*
+ * http:// to a loopback address literal (127.0.0.0/8 or [::1]), with an
+ * optional port and path: the only plain-HTTP JWKS source accepted.
+ */
+static bool
+validate_loopback_http(const char *u)
+{
+	char host[64];
+	const char *h, *end;
+	struct in_addr a4;
+	size_t n;
+
+	if (strncmp(u, "http://", 7) != 0)
+		return false;
+	h = u + 7;
+	if (*h == '[') {
+		if ((end = strchr(h, ']')) == NULL)
+			return false;
+		n = (size_t)(end - h + 1);
+		if (n != 5 || strncmp(h, "[::1]", 5) != 0)
+			return false;
+		end++;
+	} else {
+		end = h + strcspn(h, ":/?#");
+		n = (size_t)(end - h);
+		if (n == 0 || n >= sizeof host)
+			return false;
+		memcpy(host, h, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET, host, &a4) != 1 ||
+		    (ntohl(a4.s_addr) >> 24) != 127)
+			return false;
+	}
+	return *end == '\0' || *end == ':' || *end == '/';
+}
+
 /* Same set of hosts, in any order (hosts are lower-cased already). */
 static bool
 validate_same_hosts(const struct conf_route *a, const struct conf_route *b)
@@ -283,10 +320,22 @@ validate_route(struct conf_ctx *x, const struct ynode *rn,
 			    "jwks_file"), r->auth.jwt->jwks_file);
 		}
 		if (r->auth.jwt->jwks_url &&
-		    !validate_url(r->auth.jwt->jwks_url, false)) {
+		    !validate_url(r->auth.jwt->jwks_url, false) &&
+		    !validate_loopback_http(r->auth.jwt->jwks_url)) {
 			conf_validate_path(x, "routes[%zu].auth.jwt.jwks_url", i);
 			conf_err(x, conf_validate_at(jn, "jwks_url"),
-			    "'%s' is not an https URL", r->auth.jwt->jwks_url);
+			    "'%s' is not an https URL (plain http only to a "
+			    "loopback address)", r->auth.jwt->jwks_url);
+		}
+		if (r->auth.jwt->jwks_ca_file) {
+			conf_validate_path(x, "routes[%zu].auth.jwt.jwks_ca_file",
+			    i);
+			if (r->auth.jwt->jwks_url == NULL)
+				conf_err(x, conf_validate_at(jn, "jwks_ca_file"),
+				    "jwks_ca_file is for jwks_url only");
+			else
+				conf_validate_readable(x, conf_validate_at(jn,
+				    "jwks_ca_file"), r->auth.jwt->jwks_ca_file);
 		}
 		conf_validate_path(x, "routes[%zu].auth.jwt.claims_to_headers", i);
 		validate_header_names(x, conf_yaml_get(jn, "claims_to_headers"),

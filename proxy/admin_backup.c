@@ -52,7 +52,7 @@ backup_sample_cb(void *arg, const char *name, const struct prom_label *l,
     size_t n, double value)
 {
 	json_t *jobs = arg, *job;
-	const char *jn = prom_label_get(l, n, "job");
+	const char *jn = prom_label_get(l, n, "backup_job");
 
 	if (jn == NULL || strncmp(name, BACKUP_PREFIX,
 	    strlen(BACKUP_PREFIX)) != 0)

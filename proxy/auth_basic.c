@@ -27,6 +27,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "common/base64.h"
 #include "conf/diag.h"
 #include "proxy/auth_basic.h"
 
@@ -372,59 +373,6 @@ auth_basic_challenge(const struct auth_basic *ab)
 
 /* ---- credentials ----------------------------------------------------- */
 
-static int
-b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Strict standard base64 with padding (RFC 4648 §4): length a multiple of
- * 4, '=' only at the end, zero unused bits.  -1 on anything else.
- */
-static int
-basic_b64_decode(const char *in, size_t n, unsigned char *out, size_t cap,
-    size_t *outlen)
-{
-	size_t pad = 0, k = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	if (n == 0 || n % 4 != 0)
-		return -1;
-	if (in[n - 1] == '=')
-		pad = in[n - 2] == '=' ? 2 : 1;
-	if (n / 4 * 3 - pad > cap)
-		return -1;
-	for (size_t i = 0; i < n - pad; i++) {
-		int v = b64_value((unsigned char)in[i]);
-
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[k++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0)
-		return -1;
-	*outlen = k;
-	return 0;
-}
-
 static void
 cache_init(void)
 {
@@ -519,8 +467,8 @@ auth_basic_check_at(const struct auth_basic *ab, const char *value,
 	while (len > i && (value[len - 1] == ' ' || value[len - 1] == '\t'))
 		len--;
 	if (i == len || len - i > AUTH_BASIC_HEADER_MAX ||
-	    basic_b64_decode(value + i, len - i, cred, sizeof cred - 1,
-	    &clen) == -1)
+	    base64_decode(BASE64_STD_PADDED, value + i, len - i, cred,
+	    sizeof cred - 1, &clen) == -1)
 		goto out;
 	/* user-id and password: no control characters (RFC 7617 §2) */
 	for (size_t k = 0; k < clen; k++)

@@ -26,6 +26,7 @@
 #include "proxy/auth_basic.h"
 #include "proxy/exchange.h"
 #include "proxy/gateway.h"
+#include "proxy/jwks.h"
 #include "proxy/jwt.h"
 #include "proxy/snapshot.h"
 #include "proxy/waf.h"
@@ -109,12 +110,29 @@ checks_jwt(struct exchange *x, const struct gateway_route *g)
 	    "authorization");
 	struct jwt_header out[CHECKS_JWT_HEADERS_MAX];
 	struct jwt_token *tok = NULL;
+	const struct jwt_keyset *ks = g->jwks;
+	struct jwks_keys *hold = NULL;
 	enum jwt_result r;
 	size_t n;
 	int rc = 0;
 
-	r = jwt_verify(g->jwks, policy, h ? h->value : NULL,
+	if (g->jwks_src != NULL)
+		ks = jwks_acquire(g->jwks_src, &hold);
+	r = jwt_verify(ks, policy, h ? h->value : NULL,
 	    h ? h->value_len : 0, time(NULL), &tok);
+	jwks_release(hold);
+	if (r == JWT_NO_KEY && g->jwks_src != NULL) {
+		/* a rotated key, or none loaded yet: fetch early (limited) */
+		jwks_source_kick(g->jwks_src);
+		if (ks == NULL) {
+			/* fail closed, like an unreachable forward auth */
+			log_info("auth: request %s: bearer token refused: no "
+			    "keys from %s yet", x->request_id,
+			    jwks_source_url(g->jwks_src));
+			exchange_error(x, 503);
+			return -1;
+		}
+	}
 	if (r != JWT_OK) {
 		if (r != JWT_MISSING)
 			log_info("auth: request %s: bearer token refused: %s",
@@ -262,7 +280,8 @@ checks_run(struct exchange *x)
 		return CHECKS_PASS;
 	if (g->basic != NULL && checks_basic(x, g) == -1)
 		return CHECKS_ANSWERED;
-	if (g->jwks != NULL && checks_jwt(x, g) == -1)
+	if ((g->jwks != NULL || g->jwks_src != NULL) &&
+	    checks_jwt(x, g) == -1)
 		return CHECKS_ANSWERED;
 	if (g->forward) {
 		enum checks_result r = checks_forward_start(x);

@@ -12,6 +12,7 @@
 #include "conf/diag.h"
 #include "proxy/auth_basic.h"
 #include "proxy/gateway.h"
+#include "proxy/jwks.h"
 #include "proxy/jwt.h"
 #include "proxy/waf.h"
 
@@ -36,6 +37,7 @@ gateway_free(struct gateway *g)
 	for (size_t i = 0; i < g->n_routes; i++) {
 		auth_basic_free(g->routes[i].basic);
 		jwt_keyset_free(g->routes[i].jwks);
+		jwks_source_unref(g->routes[i].jwks_src);
 	}
 	for (size_t i = 0; i < g->n_wafs; i++)
 		waf_rules_free(g->wafs[i].rules);
@@ -99,9 +101,9 @@ gateway_new(const struct config *c, struct diag *d)
 				gr->jwks = jwt_keyset_load(
 				    r->auth.jwt->jwks_file, d);
 			else
-				diag_error(d, c->path, r->line, r->col,
-				    "routes[%zu].auth.jwt: jwks_url is not "
-				    "supported yet; use jwks_file", i);
+				gr->jwks_src = jwks_source_get(
+				    r->auth.jwt->jwks_url,
+				    r->auth.jwt->jwks_ca_file, d);
 		}
 		if (r->auth.forward != NULL) {
 			gr->forward = true;

@@ -10,8 +10,8 @@
  * same `rules` path.  Any problem is a configuration error (so `limen
  * check` and a reload report it, and an invalid new file leaves the old
  * configuration serving); a route is never served with a check silently
- * missing.  `jwks_url` (background fetching) is not implemented yet and
- * is refused here rather than ignored.
+ * missing.  A `jwks_url` becomes a shared proxy/jwks.c source (fetched
+ * in the background; only the URL and CA file are checked here).
  *
  * The order in the request path (the runtime's CHECKS stage):
  *
@@ -34,12 +34,14 @@
 struct auth_basic;
 struct diag;
 struct gateway;
+struct jwks_source;
 struct jwt_keyset;
 struct waf_rules;
 
 struct gateway_route {
 	struct auth_basic *basic;	/* NULL: no basic auth */
-	struct jwt_keyset *jwks;	/* NULL: no JWT auth */
+	struct jwt_keyset *jwks;	/* jwks_file; NULL: none */
+	struct jwks_source *jwks_src;	/* jwks_url; NULL: none */
 	bool forward;			/* forward auth configured */
 	struct auth_forward_url forward_url;
 	struct waf_rules *waf;		/* NULL: no WAF; shared, not owned */

@@ -575,7 +575,7 @@ jwt_verify_token(const struct jwt_keyset *ks,
 	    jws_b64url_decode(dot2 + 1, siglen, sig, siglen / 4 * 3 + 3,
 	    &siglen) == -1 || siglen == 0)
 		goto done;
-	for (size_t i = 0; i < ks->n && !verified; i++) {
+	for (size_t i = 0; ks != NULL && i < ks->n && !verified; i++) {
 		const struct jwt_key *k = &ks->keys[i];
 
 		if (k->kty != a->kty || (k->alg != NULL && k->alg != a) ||

@@ -24,8 +24,8 @@
  * configured leeway, `iss` and `aud` (a string or an array of strings)
  * against the configuration when it names them.
  *
- * Not here: `jwks_url` (a background fetch through the runtime's HTTP
- * client); jwt_keyset_parse() is what it will call on each fetched body.
+ * `jwks_url` is proxy/jwks.c: a background fetch that calls
+ * jwt_keyset_parse() on each body and swaps the set in.
  */
 #ifndef LIMEN_PROXY_JWT_H
 #define LIMEN_PROXY_JWT_H
@@ -70,7 +70,8 @@ size_t jwt_keyset_count(const struct jwt_keyset *ks);
 
 /*
  * Verify an Authorization header value (NULL: none) at time `now`, with
- * the issuer, audience and leeway of `policy`.  On JWT_OK *out (if out is
+ * the issuer, audience and leeway of `policy`.  ks may be NULL (no key
+ * set loaded yet): a well-formed token then gives JWT_NO_KEY.  On JWT_OK *out (if out is
  * not NULL) receives the verified token, to free with jwt_token_free().
  * Thread-safe; no I/O.
  */

@@ -58,6 +58,7 @@
 #include "proxy/server_internal.h"
 #include "proxy/snapshot.h"
 #include "proxy/acme_glue.h"
+#include "proxy/jwks.h"
 #include "proxy/tls_listen.h"
 #include "proxy/worker.h"
 
@@ -693,6 +694,9 @@ server_run(const char *config_path)
 	/* ACME on this loop, after the drop (its files belong to the
 	 * user), before the workers (stored certificates installed). */
 	(void)acme_glue_start(srv.base, srv.snap->conf);
+	if (jwks_start(srv.base) == -1)	/* routes' jwks_url */
+		log_warnx("jwks: cannot start fetching; jwks_url routes "
+		    "refuse tokens");
 	if (health_start(srv.snap->pools) == -1)
 		log_warnx("health checks could not start");
 	if ((srv.workers = workers_new(srv.n_workers)) == NULL)
@@ -730,6 +734,7 @@ out:
 	admin_stop();	/* admin hook */
 	health_stop();
 	acme_glue_stop();
+	jwks_stop();
 	accesslog_shutdown();
 	free(first);
 	while ((ls = srv.lsocks) != NULL) {

@@ -11,6 +11,7 @@
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,7 +325,11 @@ static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
+	char name[16];
 
+	/* "limen-w0": what top -H, perf and bench/scaling.py see */
+	snprintf(name, sizeof name, "limen-w%u", w->id % 1000);
+	pthread_setname_np(pthread_self(), name);
 	event_base_dispatch(w->base);
 	accesslog_flush(w->alog);
 	server_worker_exited(w);

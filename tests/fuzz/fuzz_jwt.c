@@ -4,17 +4,21 @@
  * (proxy/jwt.c).  The first byte picks the mode: 0 a bare compact token,
  * 1 an Authorization value, both verified against a fixed key set
  * (Ed25519, P-256, RSA; the seed corpus has tokens signed with their
- * private halves, which are not kept); 2 a JWKS document.
+ * private halves, which are not kept); 2 a JWKS document; 3 exactly: a
+ * Cache-Control value for the jwks_url refresh schedule (proxy/jwks.c);
+ * 4 exactly: an Authorization value with no key set loaded yet.
  *
  * Invariants: no crash or leak; a token that verifies yields headers
  * whose values hold no control character; a JWKS that parses has at
- * least one key.
+ * least one key; the refresh delay stays within its bounds; nothing
+ * verifies without keys.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf/diag.h"
+#include "proxy/jwks.h"
 #include "proxy/jwt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -73,6 +77,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	if (data[0] == 3) {
+		char cc[256];
+		long delay;
+
+		if (n >= sizeof cc)
+			return 0;
+		memcpy(cc, s, n);
+		cc[n] = '\0';
+		delay = jwks_refresh_delay(cc);
+		if (jwks_max_age(cc) < -1 || delay < JWKS_REFRESH_MIN_S ||
+		    delay > JWKS_REFRESH_MAX_S)
+			abort();
+		return 0;
+	}
+	if (data[0] == 4) {
+		if (jwt_verify(NULL, &policy, s, n, 1800000000, &t) == JWT_OK ||
+		    t != NULL)
+			abort();
+		return 0;
+	}
 	switch (data[0] % 3) {
 	case 0:
 	case 1:

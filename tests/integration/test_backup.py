@@ -623,19 +623,19 @@ def test_scheduler_runs_a_missed_job_at_start_and_serves_metrics(pg, work):
         def done():
             m = metrics()
             return m if m and re.search(
-                r'limen_backup_last_verify_success\{job="cron"\} 1', m) \
+                r'limen_backup_last_verify_success\{backup_job="cron"\} 1', m) \
                 else None
 
         text = wait_for(done, timeout=60, what="a verified run in /metrics")
         ts = float(re.search(r'limen_backup_last_success_timestamp_seconds'
-                             r'\{job="cron"\} (\S+)', text).group(1))
+                             r'\{backup_job="cron"\} (\S+)', text).group(1))
         assert abs(ts - time.time()) < 120
-        assert re.search(r'limen_backup_last_size_bytes\{job="cron"\} '
+        assert re.search(r'limen_backup_last_size_bytes\{backup_job="cron"\} '
                          r'[1-9]', text)
-        assert 'limen_backup_failures_total{job="cron"} 0' in text
+        assert 'limen_backup_failures_total{backup_job="cron"} 0' in text
         assert "# TYPE limen_backup_failures_total counter" in text
         nxt = float(re.search(r'limen_backup_next_run_timestamp_seconds'
-                              r'\{job="cron"\} (\S+)', text).group(1))
+                              r'\{backup_job="cron"\} (\S+)', text).group(1))
         assert nxt > time.time()
         with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port,
                                     timeout=2) as r:

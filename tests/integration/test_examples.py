@@ -1166,7 +1166,7 @@ def test_vps_node_vite_backup_encrypted(pg, work, run_limen):
     assert rc == 0 and not SAN_PATTERNS.search(sched.log()), sched.log()
     for name in rule_metrics(backup=True):
         assert name in fams, name
-        assert [x.labels["job"] for x in fams[name].samples] == ["app"]
+        assert [x.labels["backup_job"] for x in fams[name].samples] == ["app"]
     last = fams["limen_backup_last_success_timestamp_seconds"].samples[0]
     assert abs(last.value - time.time()) < 600
     assert fams["limen_backup_last_verify_success"].samples[0].value == 1

@@ -173,11 +173,37 @@ test_conf_validate_auth_files_and_urls(void)
 	    "t.yaml:5:23: error: routes[0].auth.forward.url: '127.0.0.1:4180' "
 	    "is not an http(s) URL\n"
 	    "t.yaml:6:24: error: routes[0].auth.jwt.jwks_url: 'http://id/jwks' "
-	    "is not an https URL\n"
+	    "is not an https URL (plain http only to a loopback address)\n"
 	    "t.yaml:6:68: error: routes[0].auth.jwt.claims_to_headers: invalid "
 	    "header name 'X User'\n"
 	    "t.yaml:9:18: error: routes[1].auth.jwt: needs exactly one of "
 	    "jwks_file and jwks_url\n");
+}
+
+static void
+test_conf_validate_jwks_url_http_only_to_loopback(void)
+{
+	CHECK_STR(conf_test_errors(
+	    "routes:\n"
+	    "  - path: /a\n    respond: {}\n"
+	    "    auth: { jwt: { jwks_url: \"http://127.0.0.1:8080/jwks\" } }\n"
+	    "  - path: /b\n    respond: {}\n"
+	    "    auth: { jwt: { jwks_url: \"http://[::1]/jwks\" } }\n"
+	    "  - path: /c\n    respond: {}\n"
+	    "    auth: { jwt: { jwks_url: \"http://127.0.0.1.evil.test/\" } }\n"
+	    "  - path: /d\n    respond: {}\n"
+	    "    auth: { jwt: { jwks_url: \"https://id.test/k\", "
+	    "jwks_ca_file: /nonexistent/ca.pem } }\n"
+	    "  - path: /e\n    respond: {}\n"
+	    "    auth: { jwt: { jwks_file: /etc/hostname, "
+	    "jwks_ca_file: /etc/hostname } }\n"),
+	    "t.yaml:10:30: error: routes[2].auth.jwt.jwks_url: "
+	    "'http://127.0.0.1.evil.test/' is not an https URL (plain http "
+	    "only to a loopback address)\n"
+	    "t.yaml:13:65: error: routes[3].auth.jwt.jwks_ca_file: cannot read "
+	    "'/nonexistent/ca.pem': No such file or directory\n"
+	    "t.yaml:16:60: error: routes[4].auth.jwt.jwks_ca_file: jwks_ca_file "
+	    "is for jwks_url only\n");
 }
 
 static void
@@ -353,6 +379,7 @@ HARNESS_MAIN(T(test_conf_validate_route_pool_must_exist),
     T(test_conf_validate_route_hosts_and_paths),
     T(test_conf_validate_action_details),
     T(test_conf_validate_auth_files_and_urls),
+    T(test_conf_validate_jwks_url_http_only_to_loopback),
     T(test_conf_validate_listeners_do_not_collide),
     T(test_conf_validate_tls_certificates_load_and_match),
     T(test_conf_validate_pools),

@@ -3,7 +3,8 @@
  * test_gateway.c — the gateway checks' per-configuration state
  * (proxy/gateway.c) built from real configurations through conf_load:
  * files loaded per route, one WAF rule set shared by routes naming the
- * same rules, broken files and jwks_url refused as configuration errors,
+ * same rules, broken files refused as configuration errors, routes naming
+ * the same jwks_url sharing one source (not fetched: no loop here),
  * and the identity headers stripped from client requests.
  */
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "conf/diag.h"
 #include "proxy/auth_basic.h"
 #include "proxy/gateway.h"
+#include "proxy/jwks.h"
 #include "proxy/jwt.h"
 #include "tests/unit/conf_testutil.h"
 #include "tests/unit/harness.h"
@@ -126,17 +128,63 @@ test_gateway_refuses_bad_files_and_jwks_url(void)
 	    "  - host: [b.test]\n"
 	    "    respond: { status: 200 }\n"
 	    "    auth:\n"
-	    "      jwt: { jwks_url: \"https://id.example.com/jwks\" }\n",
-	    users, keys);
+	    "      jwt: { jwks_url: \"https://id.example.com/jwks\", "
+	    "jwks_ca_file: %s }\n",
+	    users, keys, keys);
 	CHECK(build(yaml, &c, msgs, sizeof msgs) == NULL);
 	CHECK(strstr(msgs, ":1:1: error: user 'bob': MD5 (apr1)") != NULL);
 	CHECK(strstr(msgs, "JWKS has no usable signing key") != NULL);
-	CHECK(strstr(msgs, "t.yaml:7:5: error: routes[1].auth.jwt: jwks_url "
-	    "is not supported yet") != NULL);
+	CHECK(strstr(msgs, "error: jwks: cannot load CA roots from ") != NULL);
 	if (c != NULL)
 		conf_unref(c);
 }
 
+static void
+test_gateway_routes_share_a_jwks_url_source(void)
+{
+	char msgs[10240];
+	const struct gateway_route *r0, *r1, *r2;
+	struct jwks_keys *hold;
+	struct config *c;
+	struct gateway *g, *g2;
+
+	g = build("routes:\n"
+	    "  - host: [a.test]\n"
+	    "    respond: { status: 200 }\n"
+	    "    auth: { jwt: { jwks_url: \"https://id.test/jwks\" } }\n"
+	    "  - host: [b.test]\n"
+	    "    respond: { status: 200 }\n"
+	    "    auth: { jwt: { jwks_url: \"https://id.test/jwks\" } }\n"
+	    "  - host: [c.test]\n"
+	    "    respond: { status: 200 }\n"
+	    "    auth: { jwt: { jwks_url: \"http://127.0.0.1:9/jwks\" } }\n",
+	    &c, msgs, sizeof msgs);
+	REQUIRE(g != NULL);
+	r0 = gateway_route(g, 0);
+	r1 = gateway_route(g, 1);
+	r2 = gateway_route(g, 2);
+	CHECK(r0->jwks == NULL && r0->jwks_src != NULL);
+	CHECK(r0->jwks_src == r1->jwks_src);
+	CHECK(r2->jwks_src != NULL && r2->jwks_src != r0->jwks_src);
+	/* nothing fetched: fail closed */
+	CHECK(jwks_acquire(r0->jwks_src, &hold) == NULL);
+	CHECK(hold == NULL);
+	/* a second configuration (a reload) gets the same source */
+	{
+		struct diag d;
+
+		diag_init(&d);
+		g2 = gateway_new(c, &d);
+		diag_free(&d);
+	}
+	REQUIRE(g2 != NULL);
+	CHECK(gateway_route(g2, 0)->jwks_src == r0->jwks_src);
+	gateway_free(g);
+	gateway_free(g2);
+	conf_unref(c);
+}
+
 HARNESS_MAIN(
     T(test_gateway_loads_route_files_and_shares_waf_rules),
-    T(test_gateway_refuses_bad_files_and_jwks_url))
+    T(test_gateway_refuses_bad_files_and_jwks_url),
+    T(test_gateway_routes_share_a_jwks_url_source))

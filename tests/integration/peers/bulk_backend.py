@@ -22,7 +22,7 @@ class BulkBackend:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
+        self.sock.listen(512)
         self.port = self.sock.getsockname()[1]
         self.thread = None
         self.stopping = False
