@@ -67,6 +67,10 @@ struct mname {
 	unsigned attempts;
 	unsigned failures;
 	size_t chal_pref;
+	/* where in a renewal window (lifetime rule or ARI) this name
+	 * renews: drawn once, so that the timer and the order agree on the
+	 * moment instead of each drawing its own */
+	double rnd;
 	bool gave_up;
 	char *last_error;
 	/* shared storage (pgstore.h) */
@@ -401,8 +405,8 @@ name_next_check(struct mname *mn)
 	struct acme_manager *m = mn->m;
 	struct renew_cert rc = { mn->cert.not_before, mn->cert.not_after,
 	    mn->cert.obtained_at };
-	time_t due = renew_due(&rc, NULL, m->ctx.renew_before_s,
-	    renew_random()), poll;
+	time_t due = renew_due(&rc, NULL, m->ctx.renew_before_s, mn->rnd),
+	    poll;
 
 	/* a CA with ARI may ask for an earlier renewal: ask it now and then */
 	if (m->ctx.dir.renewal_info != NULL) {
@@ -531,7 +535,7 @@ name_wake(evutil_socket_t fd, short what, void *arg)
 		    mn->cert.obtained_at },
 		.ari_id = mn->cert.ari_id,
 		.first_challenge = mn->chal_pref,
-		.rnd = renew_random(),
+		.rnd = mn->rnd,
 	};
 
 	(void)fd;
@@ -598,6 +602,7 @@ name_add(struct acme_manager *m, const char *name, unsigned k)
 		return -1;
 	}
 	mn->m = m;
+	mn->rnd = renew_random();
 	TAILQ_INSERT_TAIL(&m->names, mn, entry);
 	rc = store_cert_load(m->ctx.state_dir, name, time(NULL), &mn->cert,
 	    &err);

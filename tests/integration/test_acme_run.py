@@ -373,7 +373,10 @@ def test_run_renewal_in_the_ari_window_with_replaces(acme, run_limen,
         assert len(orders) == 2, (n, orders, lim.log())
         assert orders[1][0] >= win[n][0] - 0.5, (n, orders, win)
         assert orders[1][1].get("replaces") == ari_cert_id(first[n])
-        assert ari_cert_id(first[n]) in ext.ari_ids
+        # asked when two thirds came, then at the moment chosen in the
+        # window (not again and again)
+        assert 1 <= ext.ari_ids.count(ari_cert_id(first[n])) <= 2, \
+            ext.ari_ids
     assert "the CA's renewal window has begun" in lim.log()
     # a restart checks the new certificates with the CA, which still shows
     # the same window, now in the past: they were got inside it, so
