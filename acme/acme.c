@@ -43,6 +43,10 @@
 #define DEFAULT_STATE_DIR "/var/lib/limen"
 #define RETRY_BASE_MS	(60 * 1000)
 #define RETRY_MAX_MS	(6 * 3600 * 1000)
+/* When the CA did not answer at all (down, unreachable, not started yet),
+ * retries start sooner: they cost the CA nothing and no rate limit
+ * counts them, and the name is served by a stand-in meanwhile. */
+#define RETRY_UNREACHABLE_BASE_MS (5 * 1000)
 /* Names are started this far apart, so a start with many names does not
  * hit the CA all at once. */
 #define STAGGER_MS	100
@@ -63,6 +67,10 @@ struct mname {
 	unsigned attempts;
 	unsigned failures;
 	size_t chal_pref;
+	/* where in a renewal window (lifetime rule or ARI) this name
+	 * renews: drawn once, so that the timer and the order agree on the
+	 * moment instead of each drawing its own */
+	double rnd;
 	bool gave_up;
 	char *last_error;
 	/* shared storage (pgstore.h) */
@@ -397,8 +405,8 @@ name_next_check(struct mname *mn)
 	struct acme_manager *m = mn->m;
 	struct renew_cert rc = { mn->cert.not_before, mn->cert.not_after,
 	    mn->cert.obtained_at };
-	time_t due = renew_due(&rc, NULL, m->ctx.renew_before_s,
-	    renew_random()), poll;
+	time_t due = renew_due(&rc, NULL, m->ctx.renew_before_s, mn->rnd),
+	    poll;
 
 	/* a CA with ARI may ask for an earlier renewal: ask it now and then */
 	if (m->ctx.dir.renewal_info != NULL) {
@@ -486,7 +494,9 @@ order_done(const struct client_result *res, void *arg)
 			break;
 		}
 		mn->chal_pref = 0;
-		delay = renew_backoff_ms(mn->failures, m->retry_base_ms,
+		delay = renew_backoff_ms(mn->failures, res->unreachable &&
+		    m->retry_base_ms > RETRY_UNREACHABLE_BASE_MS ?
+		    RETRY_UNREACHABLE_BASE_MS : m->retry_base_ms,
 		    m->retry_max_ms, renew_random());
 		if (res->retry_after > 0 &&
 		    (uint64_t)res->retry_after * 1000 > delay)
@@ -525,7 +535,7 @@ name_wake(evutil_socket_t fd, short what, void *arg)
 		    mn->cert.obtained_at },
 		.ari_id = mn->cert.ari_id,
 		.first_challenge = mn->chal_pref,
-		.rnd = renew_random(),
+		.rnd = mn->rnd,
 	};
 
 	(void)fd;
@@ -592,6 +602,7 @@ name_add(struct acme_manager *m, const char *name, unsigned k)
 		return -1;
 	}
 	mn->m = m;
+	mn->rnd = renew_random();
 	TAILQ_INSERT_TAIL(&m->names, mn, entry);
 	rc = store_cert_load(m->ctx.state_dir, name, time(NULL), &mn->cert,
 	    &err);
@@ -1178,7 +1189,8 @@ acme_manager_update_config(struct acme_manager *m, const struct config *cfg)
 {
 	struct client_ctx nc;
 	struct acme_http *http = NULL;
-	char *roots;
+	char *roots, **names;
+	int n = -1;
 	const char *err;
 	struct mname *mn;
 	bool restart;
@@ -1186,6 +1198,15 @@ acme_manager_update_config(struct acme_manager *m, const struct config *cfg)
 	if (settings_from(cfg, &m->hooks, &nc, &roots) == -1) {
 		log_warnx("acme: reload: out of memory");
 		return -1;
+	}
+	if (nc.n_challenges == 0 &&
+	    (n = acme_names(cfg, &names)) > 0)
+		acme_names_free(names, n);
+	if (nc.n_challenges == 0 && n == 0) {
+		/* ACME is off in the new configuration: nothing to renew */
+		client_ctx_clear(&nc);
+		free(roots);
+		return names_sync(m, cfg);
 	}
 	if (nc.n_challenges == 0) {
 		log_warnx("acme: reload: no way to answer a challenge; keeping "

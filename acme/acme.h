@@ -109,7 +109,8 @@ int acme_manager_status(struct acme_manager *m, const char *name,
 /*
  * Retry policy after failures: exponential from base_ms to max_ms with
  * jitter; max_attempts 0 = forever (the default for `limen run`: base
- * 60 s, max 6 h).  The one-shot `limen certs` gives up after a few.
+ * 60 s, max 6 h).  When the CA did not answer at all the base is 5 s (or
+ * base_ms if smaller).  The one-shot `limen certs` gives up after a few.
  */
 void acme_manager_set_retry(struct acme_manager *m, uint64_t base_ms,
     uint64_t max_ms, unsigned max_attempts);

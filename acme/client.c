@@ -50,7 +50,8 @@ static const unsigned transitions[ACME_ST__MAX] = {
 	[ACME_ST_NONCE] = B(ACME_ST_ACCOUNT),
 	[ACME_ST_ACCOUNT] = B(ACME_ST_NEW_ORDER),
 	[ACME_ST_NEW_ORDER] = B(ACME_ST_AUTHZ) | B(ACME_ST_FINALIZE) |
-	    B(ACME_ST_ORDER_POLL) | B(ACME_ST_DOWNLOAD),
+	    B(ACME_ST_ORDER_POLL) | B(ACME_ST_DOWNLOAD) |
+	    B(ACME_ST_ACCOUNT),		/* the CA forgot the account */
 	[ACME_ST_AUTHZ] = B(ACME_ST_CHALLENGE_PUBLISH) | B(ACME_ST_FINALIZE),
 	[ACME_ST_CHALLENGE_PUBLISH] = B(ACME_ST_CHALLENGE_RESPOND),
 	[ACME_ST_CHALLENGE_RESPOND] = B(ACME_ST_AUTHZ_POLL),
@@ -99,6 +100,8 @@ struct client_order {
 	char *chal_token;
 	char *keyauth;
 	bool published;
+	bool unreachable;		/* the last request got no answer */
+	bool account_again;		/* looked the account up again */
 	EVP_PKEY *cert_key;
 	char *chain;			/* the downloaded chain, clean PEM */
 	char errbuf[512];
@@ -247,7 +250,8 @@ fail(struct client_order *o, long retry_after, bool authz_failed,
 {
 	struct client_result res = { .outcome = CLIENT_FAILED,
 	    .failed_in = o->st, .retry_after = retry_after,
-	    .authz_failed = authz_failed, .error = o->errbuf };
+	    .authz_failed = authz_failed, .unreachable = o->unreachable,
+	    .error = o->errbuf };
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -892,6 +896,24 @@ on_error(struct client_order *o, const struct acme_http_response *r)
 			return;
 		}
 	}
+	if (acme_json_problem_is(&p, "accountDoesNotExist")) {
+		/* the CA does not know the account URL we keep (a CA that
+		 * lost its state): forget it, so that this order (once) and
+		 * every later one look it up or create it again with the
+		 * same key */
+		log_warnx("acme: %s: %s: the CA does not know account %s; "
+		    "registering again", o->name, state_names[o->st],
+		    o->ctx->kid ? o->ctx->kid : "?");
+		free(o->ctx->kid);
+		o->ctx->kid = NULL;
+		if (o->st == ACME_ST_NEW_ORDER && !o->account_again) {
+			o->account_again = true;
+			acme_json_problem_free(&p);
+			set_state(o, ACME_ST_ACCOUNT);
+			client_step(o);
+			return;
+		}
+	}
 	if (o->st == ACME_ST_NEW_ORDER && o->replaces != NULL &&
 	    (r->status == 409 || acme_json_problem_is(&p, "alreadyReplaced"))) {
 		/* somebody renewed it already: order without "replaces" */
@@ -946,6 +968,7 @@ on_response(const struct acme_http_response *r, void *arg)
 			wait_ms(o, 500u << o->retries);
 			return;
 		}
+		o->unreachable = true;
 		fail(o, -1, false, "%s: %s", state_names[o->st], r->error);
 		return;
 	}

@@ -110,6 +110,8 @@ struct client_result {
 	const char *error;		/* CLIENT_FAILED: what went wrong */
 	long retry_after;		/* CLIENT_FAILED: the CA's, or -1 */
 	bool authz_failed;		/* the CA could not validate a challenge */
+	bool unreachable;		/* CLIENT_FAILED: no answer from the CA at
+					 * all (connect, TLS, timeout) */
 	time_t next_check;		/* CLIENT_NOT_DUE: when to look again */
 };
 

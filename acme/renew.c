@@ -23,7 +23,7 @@ renew_due(const struct renew_cert *c, const struct renew_window *ari,
 	if (renew_before_s > 0 && (time_t)renew_before_s < life)
 		start = c->not_after - (time_t)renew_before_s;
 	else
-		start = c->not_before + life / 3 * 2;
+		start = c->not_before + life * 2 / 3;
 	width = life / 20;
 	t = start + (time_t)(rnd * (double)width);
 	/* one order per window: a window that had begun when we obtained

@@ -312,6 +312,30 @@ acme_glue_reinstall(struct acme_manager *m, const struct config *c)
 	acme_names_free(names, n);
 }
 
+/*
+ * After a reload: a name the manager no longer manages (its host was
+ * removed) is not renewed and not served for any route; drop its expiry
+ * and failure series so that no alert fires for it.
+ */
+static void
+acme_glue_forget(struct acme_manager *m)
+{
+	struct acme_name_status st;
+	struct metrics_cert *certs;
+	size_t n;
+
+	if ((certs = metrics_certs(&n)) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(certs[i].source, "acme") == 0 &&
+		    acme_manager_status(m, certs[i].name, &st) == -1) {
+			metrics_cert_remove(certs[i].name);
+			log_info("acme: %s: no longer configured; its metrics "
+			    "are removed", certs[i].name);
+		}
+	free(certs);
+}
+
 void
 acme_glue_reload(struct config *c)
 {
@@ -327,6 +351,7 @@ acme_glue_reload(struct config *c)
 	glue.conf = c;
 	if (acme_manager_update_config(m, c) == -1)
 		log_warnx("acme: reload: the previous ACME settings stay");
+	acme_glue_forget(m);
 	acme_glue_reinstall(m, c);
 }
 

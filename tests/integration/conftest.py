@@ -43,14 +43,17 @@ def free_port():
 
 
 def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
-    """Poll cond() until it returns a true value; fail after timeout."""
+    """Poll cond() until it returns a true value; fail after timeout.
+    what may be a callable, called only on failure (e.g. to show a log as
+    it is then, not as it was when waiting began)."""
     deadline = time.monotonic() + timeout * SLOW
     while True:
         v = cond()
         if v:
             return v
         if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
+            raise AssertionError("timed out waiting for " +
+                                 (what() if callable(what) else what))
         time.sleep(interval)
 
 

@@ -126,17 +126,26 @@ def test_short_lifetime_is_renewed_at_two_thirds(acme):
     first = acme.leaf("short.example.com")
     nb = calendar.timegm(first.not_valid_before.timetuple())
     na = calendar.timegm(first.not_valid_after.timetuple())
+    ordered = 0
     if time.time() < nb + (na - nb) * 0.6:
-        # before two thirds of the lifetime: nothing to do
+        # before two thirds of the lifetime: nothing to do (unless a
+        # loaded machine made this run end after that point: then the
+        # order it made is right, and the last step is not needed)
         r = acme.certs(names=["short.example.com"])
         assert r.returncode == 0, r.stdout + r.stderr
-        assert order_count(r.stderr) == 0, r.stderr
-    # past 2/3 and the 5 % spread (waiting on the clock, not sleeping blind)
-    wait_for(lambda: time.time() > nb + (na - nb) * 0.72 + 1,
-             timeout=na - nb + 5, interval=0.1, what="two thirds of lifetime")
-    r = acme.certs(names=["short.example.com"])
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert order_count(r.stderr) == 1, r.stderr
+        ordered = order_count(r.stderr)
+        if time.time() < nb + (na - nb) * 2 // 3:
+            assert ordered == 0, r.stderr
+    if ordered == 0:
+        # past 2/3 and the 5 % spread (waiting on the clock, not
+        # sleeping blind)
+        wait_for(lambda: time.time() > nb + (na - nb) * 0.72 + 1,
+                 timeout=na - nb + 5, interval=0.1,
+                 what="two thirds of lifetime")
+        r = acme.certs(names=["short.example.com"])
+        assert r.returncode == 0, r.stdout + r.stderr
+        ordered = order_count(r.stderr)
+    assert ordered == 1, r.stderr
     assert acme.leaf("short.example.com").serial_number != first.serial_number
 
 

@@ -8,6 +8,7 @@ at start, and a restart that orders nothing new.  Pebble and the state
 directory come from peers/acme_env.py (shared with test_acme_pebble.py).
 """
 import calendar
+import json
 import re
 import signal
 import socket
@@ -19,7 +20,12 @@ import pytest
 from cryptography import x509
 
 from conftest import SLOW, free_port, wait_for
-from peers.acme_env import NAMES, AcmeEnv, order_count
+from peers.acme_env import NAMES, AcmeEnv, ari_cert_id, order_count
+from peers.acme_run import (Traffic, curl_https, issued_by_pebble, metric,
+                            metrics_text, run_config, s_client_verify,
+                            served_cert)
+
+EXPIRY = "limen_certificate_expiry_timestamp_seconds"
 
 
 @pytest.fixture
@@ -27,88 +33,6 @@ def acme(tmp_path):
     env = AcmeEnv(tmp_path)
     yield env
     env.stop()
-
-
-def run_config(env, backend_addr, challenges="[http-01]", redirect=True,
-               directory=None, names=NAMES, admin_port=None):
-    """limen run: plaintext listener (pebble's httpPort), TLS listener with
-    acme (pebble's tlsPort), every name proxied to backend_addr."""
-    directory = directory or env.pebble.directory
-    return """
-global:
-  state_dir: %s
-  workers: 2
-  log: { level: debug, format: text }
-listeners:
-  - name: web
-    listen: ["127.0.0.1:%d"]
-    redirect_https: %s
-  - name: websecure
-    listen: ["127.0.0.1:%d"]
-    tls:
-      acme: true
-routes:
-  - host: [%s]
-    path: /
-    pool: app
-pools:
-  app:
-    servers: [{ address: "%s" }]
-acme:
-  directory: %s
-  email: ops@example.com
-  ca_roots: %s
-  challenges: %s
-%s""" % (env.state, env.http_port, "true" if redirect else "false",
-       env.tls_port, ", ".join(names), backend_addr, directory,
-       env.pebble.ca_pem, challenges,
-       'admin: { listen: "127.0.0.1:%d" }\n' % admin_port
-       if admin_port else "")
-
-
-def served_cert(port, name):
-    """The leaf the TLS listener presents for SNI name (no verification)."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        with ctx.wrap_socket(s, server_hostname=name) as t:
-            return x509.load_der_x509_certificate(t.getpeercert(True))
-
-
-def issued_by_pebble(port, name):
-    try:
-        c = served_cert(port, name)
-    except OSError:
-        return None
-    return c if "Pebble" in c.issuer.rfc4514_string() else None
-
-
-def s_client_verify(port, name, root):
-    r = subprocess.run(
-        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
-         "-servername", name, "-verify_hostname", name, "-CAfile", root,
-         "-verify_return_error", "-brief"],
-        input="", capture_output=True, text=True, timeout=10 * SLOW)
-    return r
-
-
-def curl_https(port, name, root):
-    return subprocess.run(
-        ["curl", "-sS", "--max-time", "5", "--cacert", root,
-         "--resolve", "%s:%d:127.0.0.1" % (name, port),
-         "https://%s:%d/hello" % (name, port)],
-        capture_output=True, text=True, timeout=10 * SLOW)
-
-
-def metric(admin_port, family, name):
-    """The value of family{name="NAME",...} on /metrics, or None."""
-    r = subprocess.run(["curl", "-sS", "--max-time", "5",
-                        "http://127.0.0.1:%d/metrics" % admin_port],
-                       capture_output=True, text=True, timeout=10)
-    m = re.search(r'^%s\{[^}]*name="%s"[^}]*\} (\S+)$' %
-                  (family, re.escape(name)), r.stdout, re.M)
-    return float(m.group(1)) if m else None
 
 
 def start(acme, run_limen, backend, **kw):
@@ -126,7 +50,8 @@ def test_run_serves_valid_certificates_for_two_names(acme, run_limen,
     lim, b = start(acme, run_limen, backend, admin_port=aport)
     for n in NAMES:
         wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
-                 what="pebble certificate for %s:\n%s" % (n, lim.log()))
+                 what=lambda: "pebble certificate for %s:\n%s" %
+                 (n, lim.log()))
     assert time.monotonic() - t0 < 20 * SLOW
     root = acme.pebble.roots_pem()
     for n in NAMES:
@@ -158,7 +83,8 @@ def test_run_tls_alpn_01_on_its_own_tls_listener(acme, run_limen, backend):
     lim, b = start(acme, run_limen, backend, challenges="[tls-alpn-01]")
     for n in NAMES:
         wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
-                 what="pebble certificate for %s:\n%s" % (n, lim.log()))
+                 what=lambda: "pebble certificate for %s:\n%s" %
+                 (n, lim.log()))
     root = acme.pebble.roots_pem()
     for n in NAMES:
         c = curl_https(acme.tls_port, n, root)
@@ -247,7 +173,8 @@ def test_run_renewal_keeps_open_connection(acme, run_limen, backend):
     def renewed():
         c = issued_by_pebble(acme.tls_port, n)
         return c if c and c.serial_number != first.serial_number else None
-    second = wait_for(renewed, timeout=30, what="renewed certificate:\n" +
+    second = wait_for(renewed, timeout=30,
+                      what=lambda: "renewed certificate:\n" +
                       lim.log())
     assert second.not_valid_after >= first.not_valid_after
     head, body = ask("/two")
@@ -259,17 +186,80 @@ def test_run_renewal_keeps_open_connection(acme, run_limen, backend):
 def test_run_reload_orders_an_added_name(acme, run_limen, backend):
     acme.start_pebble()
     b = backend()
-    lim = run_limen(run_config(acme, b.address, names=NAMES[:1]),
+    aport = free_port()
+    first, added = NAMES
+    lim = run_limen(run_config(acme, b.address, names=[first],
+                               redirect=False, admin_port=aport),
                     wait_ports=[acme.http_port, acme.tls_port])
-    wait_for(lambda: issued_by_pebble(acme.tls_port, NAMES[0]), timeout=20,
+    wait_for(lambda: issued_by_pebble(acme.tls_port, first), timeout=20,
              what="first name")
-    (acme.tmp / "limen.yaml").write_text(run_config(acme, b.address))
+    assert metric(aport, EXPIRY, added) is None
+    t = Traffic(acme.http_port, acme.tls_port, [first]).start()
+    (acme.tmp / "limen.yaml").write_text(run_config(
+        acme, b.address, redirect=False, admin_port=aport))
     lim.send_signal(signal.SIGHUP)
-    wait_for(lambda: issued_by_pebble(acme.tls_port, NAMES[1]), timeout=20,
-             what="added name after reload:\n" + lim.log())
+    c = wait_for(lambda: issued_by_pebble(acme.tls_port, added), timeout=20,
+                 what=lambda: "added name after reload:\n" + lim.log())
+    # its expiry is on /metrics as soon as it is served
+    wait_for(lambda: metric(aport, EXPIRY, added) ==
+             calendar.timegm(c.not_valid_after.timetuple()), timeout=5,
+             what="expiry metric of the added name")
+    t.check(min_ok=5)
     assert order_count(lim.log()) == 2
-    c = curl_https(acme.tls_port, NAMES[1], acme.pebble.roots_pem())
-    assert c.returncode == 0, c.stderr
+    r = curl_https(acme.tls_port, added, acme.pebble.roots_pem())
+    assert r.returncode == 0, r.stderr
+
+
+def test_run_reload_removing_a_name_stops_renewing_it(acme, run_limen,
+                                                       backend):
+    acme.start_pebble(validity=12)
+    ext = acme.start_ext()      # no ARI: here only to count the orders
+    b = backend()
+    aport = free_port()
+    keep, gone = NAMES
+    lim = run_limen(run_config(acme, b.address, redirect=False,
+                               admin_port=aport),
+                    wait_ports=[acme.http_port, acme.tls_port])
+    first = {n: wait_for(lambda: issued_by_pebble(acme.tls_port, n),
+                         timeout=20, what="certificate for %s" % n)
+             for n in NAMES}
+    for n in NAMES:
+        wait_for(lambda: metric(aport, EXPIRY, n), timeout=5,
+                 what="expiry metric of %s" % n)
+    t = Traffic(acme.http_port, acme.tls_port, [keep]).start()
+    (acme.tmp / "limen.yaml").write_text(run_config(
+        acme, b.address, names=[keep], redirect=False, admin_port=aport))
+    lim.send_signal(signal.SIGHUP)
+    lim.wait_log(r"configuration 2 is live", timeout=10)
+    # no alert for a name that is not served any more: both of its
+    # series are gone, from /metrics and from the status API
+    wait_for(lambda: 'name="%s"' % gone not in metrics_text(aport),
+             timeout=5, what="metrics of %s removed:\n%s" %
+             (gone, metrics_text(aport)))
+    assert metric(aport, EXPIRY, keep) is not None
+    status = json.loads(subprocess.run(
+        ["curl", "-sS", "--max-time", "5",
+         "http://127.0.0.1:%d/api/v1/status" % aport],
+        capture_output=True, text=True, timeout=10).stdout)
+    assert [c["name"] for c in status["certificates"]] == [keep]
+    assert re.search(r"%s: no longer configured; not renewed" %
+                     re.escape(gone), lim.log())
+    # past the point where the removed name would have been renewed (two
+    # thirds of its lifetime and the 5 % spread): the kept one was, the
+    # removed one was not
+    c = first[gone]
+    nb = calendar.timegm(c.not_valid_before.timetuple())
+    na = calendar.timegm(c.not_valid_after.timetuple())
+    wait_for(lambda: (issued_by_pebble(acme.tls_port, keep) or
+                      first[keep]).serial_number !=
+             first[keep].serial_number, timeout=20,
+             what=lambda: "renewal of %s:\n%s" % (keep, lim.log()))
+    wait_for(lambda: time.time() > nb + (na - nb) * 0.72 + 1.5,
+             timeout=na - nb, interval=0.1, what="renewal time of " + gone)
+    t.check(min_ok=5)
+    assert len(ext.orders_of(keep)) == 2
+    assert len(ext.orders_of(gone)) == 1, lim.log()
+    assert 'name="%s"' % gone not in metrics_text(aport)
 
 
 def test_run_reload_new_acme_listener_gets_the_certificates(acme, run_limen,
@@ -296,3 +286,122 @@ routes:""" % port2)
                      timeout=5, what="pebble certificate on the new listener")
         assert c
     assert order_count(lim.log()) == 2
+
+
+def lifetime(cert):
+    return (calendar.timegm(cert.not_valid_before.timetuple()),
+            calendar.timegm(cert.not_valid_after.timetuple()))
+
+
+def watch_renewals(acme, lim, first, timeout=30):
+    """Wait until both names serve a certificate other than first[n]."""
+    def renewed(n):
+        c = issued_by_pebble(acme.tls_port, n)
+        return c if c and c.serial_number != first[n].serial_number else None
+    return {n: wait_for(lambda: renewed(n), timeout=timeout,
+                        what=lambda: "renewal of %s:\n%s" % (n, lim.log()))
+            for n in NAMES}
+
+
+def assert_old_then_new(t, first, second):
+    """Every handshake of the request loop verified; each name was served
+    its first certificate until the renewed one replaced it for good."""
+    for n in NAMES:
+        assert [s for _, s, _ in t.serials[n]] == [
+            first[n].serial_number, second[n].serial_number], t.serials[n]
+
+
+def test_run_renewal_at_two_thirds_one_order_per_window(acme, run_limen,
+                                                        backend):
+    # 17 s: renewed at 11-12 s, which leaves a loaded machine (sanitizers)
+    # a few seconds to finish the order before the old one expires
+    acme.start_pebble(validity=18)
+    ext = acme.start_ext()      # no renewalInfo: the lifetime rule
+    lim, b = start(acme, run_limen, backend, redirect=False)
+    first = {n: wait_for(lambda: issued_by_pebble(acme.tls_port, n),
+                         timeout=20, what="certificate for %s" % n)
+             for n in NAMES}
+    # from now on every handshake must verify: the old certificate serves
+    # until the new one is installed, never a stand-in or nothing
+    t = Traffic(acme.http_port, acme.tls_port, NAMES,
+                root=acme.pebble.roots_pem()).start()
+    second = watch_renewals(acme, lim, first)
+    # watch on until well inside the new certificates' first third: no
+    # second order for the same window
+    t_renewed = time.time()
+    wait_for(lambda: time.time() > t_renewed + 3, timeout=5, interval=0.1)
+    t.check(min_ok=10)
+    assert_old_then_new(t, first, second)
+    for n in NAMES:
+        nb, na = lifetime(first[n])
+        orders = ext.orders_of(n)
+        assert len(orders) == 2, (n, orders, lim.log())
+        # not before two thirds of the lifetime (whole seconds)
+        assert orders[1][0] >= nb + (na - nb) * 2 / 3 - 1, (n, orders, nb)
+        assert "replaces" not in orders[1][1]
+        assert lifetime(second[n])[1] >= na
+
+
+def test_run_renewal_in_the_ari_window_with_replaces(acme, run_limen,
+                                                     backend):
+    # 23 s: two thirds at 15-16.5 s, the window at 17-18 s, and 5 s left
+    # for the order before the old one expires
+    acme.start_pebble(validity=24)
+    ext = acme.start_ext(renewal_info=True)
+    lim, b = start(acme, run_limen, backend, redirect=False)
+    first = {n: wait_for(lambda: issued_by_pebble(acme.tls_port, n),
+                         timeout=20, what="certificate for %s" % n)
+             for n in NAMES}
+    # the CA suggests renewing later than two thirds of the lifetime
+    # (limen asks when that rule comes due): the window decides
+    win = {}
+    for n in NAMES:
+        nb = lifetime(first[n])[0]
+        win[n] = (nb + 17, nb + 18)
+        ext.windows[ari_cert_id(first[n])] = win[n]
+    t = Traffic(acme.http_port, acme.tls_port, NAMES,
+                root=acme.pebble.roots_pem()).start()
+    second = watch_renewals(acme, lim, first)
+    # the window is now in the past, and the new certificates were got
+    # inside it: that must not start a burst of orders
+    t_renewed = time.time()
+    wait_for(lambda: time.time() > t_renewed + 3, timeout=5, interval=0.1)
+    t.check(min_ok=10)
+    assert_old_then_new(t, first, second)
+    for n in NAMES:
+        orders = ext.orders_of(n)
+        assert len(orders) == 2, (n, orders, lim.log())
+        assert orders[1][0] >= win[n][0] - 0.5, (n, orders, win)
+        assert orders[1][1].get("replaces") == ari_cert_id(first[n])
+        # asked when two thirds came, then at the moment chosen in the
+        # window (not again and again)
+        assert 1 <= ext.ari_ids.count(ari_cert_id(first[n])) <= 2, \
+            ext.ari_ids
+    assert "the CA's renewal window has begun" in lim.log()
+    # a restart checks the new certificates with the CA, which still shows
+    # the same window, now in the past: they were got inside it, so
+    # nothing is ordered
+    for n in NAMES:
+        ext.windows[ari_cert_id(second[n])] = win[n]
+    assert lim.stop() == 0
+    lim2 = run_limen(run_config(acme, b.address, redirect=False),
+                     name="again.yaml", wait_ports=[acme.tls_port])
+    for n in NAMES:
+        lim2.wait_log(r"%s: certificate valid until .*not due" %
+                      re.escape(n), timeout=10)
+        assert ari_cert_id(second[n]) in ext.ari_ids
+        assert len(ext.orders_of(n)) == 2
+    assert order_count(lim2.log()) == 0, lim2.log()
+
+
+def test_run_sends_the_profile_the_directory_lists(acme, run_limen, backend):
+    acme.start_pebble()
+    ext = acme.start_ext(profiles={"classic": "the usual",
+                                   "shortlived": "160 hours"})
+    lim, b = start(acme, run_limen, backend,
+                   extra_acme="  profile: shortlived\n")
+    for n in NAMES:
+        wait_for(lambda: issued_by_pebble(acme.tls_port, n), timeout=20,
+                 what=lambda: "certificate for %s:\n%s" % (n, lim.log()))
+        assert [p.get("profile") for _, p in ext.orders_of(n)] == \
+            ["shortlived"]

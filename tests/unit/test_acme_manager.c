@@ -4,7 +4,8 @@
  * (acme/acme.c): stored certificates are installed before
  * acme_manager_new returns, a reload adds and drops names, and a
  * configuration that cannot answer any challenge is refused.  The event
- * loop is never run, so nothing reaches the network.
+ * loop is never run, so nothing reaches the network.  (A reload that
+ * turns ACME off drops every name.)
  */
 #include <arpa/inet.h>
 #include <ftw.h>
@@ -187,6 +188,13 @@ test_manager_installs_stored_certs_and_follows_reloads(void)
 	f.c.n_listeners = 1;
 	CHECK_INT(acme_manager_update_config(m, &f.c), ==, -1);
 	CHECK_INT(acme_manager_status(m, "b.example.com", &st), ==, 0);
+
+	/* ...but one that turns ACME off drops every name: none is renewed
+	 * any more */
+	f.ls[1].tls.acme = false;
+	CHECK_INT(acme_manager_update_config(m, &f.c), ==, 0);
+	CHECK_INT(acme_manager_status(m, "a.example.com", &st), ==, -1);
+	CHECK_INT(acme_manager_status(m, "b.example.com", &st), ==, -1);
 
 	acme_manager_free(m);
 	event_base_free(base);

@@ -21,6 +21,15 @@ test_renew_at_two_thirds_of_the_lifetime_without_ari(void)
 }
 
 static void
+test_renew_two_thirds_of_a_short_lifetime_is_not_rounded_down(void)
+{
+	/* 11 s (pebble's "12 s" certificates): 7 s, not 3 * 2 = 6 s */
+	struct renew_cert c = { 1000, 1011, 1000 };
+
+	CHECK_INT(renew_due(&c, NULL, 0, 0.0), ==, 1007);
+}
+
+static void
 test_renew_before_overrides_two_thirds(void)
 {
 	struct renew_cert c = { 0, 90 * DAY, 60 };
@@ -107,6 +116,7 @@ test_random_is_in_unit_interval(void)
 
 HARNESS_MAIN(
     T(test_renew_at_two_thirds_of_the_lifetime_without_ari),
+    T(test_renew_two_thirds_of_a_short_lifetime_is_not_rounded_down),
     T(test_renew_before_overrides_two_thirds),
     T(test_renew_picks_a_point_in_the_ari_window),
     T(test_renew_orders_once_per_window),

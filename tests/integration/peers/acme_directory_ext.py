@@ -8,14 +8,15 @@ pebble and is NOT an ACME server of its own:
   - GET /dir is pebble's directory plus, on request, a "renewalInfo" URL
     pointing here and a "meta.profiles" object;
   - GET /renewal-info/CERTID answers with the window the test sets
-    (.window = (start, end) as UNIX times; None: 404), with Retry-After;
+    (.windows[CERTID], else .window = (start, end) as UNIX times; None:
+    404), with Retry-After;
   - every other request is passed to pebble unchanged, with the Host
     header kept, so pebble builds its URLs (and checks each JWS "url")
     against this server's address.
 
 It records what limen sent: .posts (every signed POST, decoded: url,
-protected header, payload, the raw JWS, and the answer's status and
-Location) and .ari_ids (the certIDs asked for).
+protected header, payload, the raw JWS, when it came, and the answer's
+status and Location) and .ari_ids (the certIDs asked for).
 """
 import base64
 import http.client
@@ -94,13 +95,14 @@ class _Handler(BaseHTTPRequestHandler):
             cert_id = self.path[len("/renewal-info/"):]
             with ext.lock:
                 ext.ari_ids.append(cert_id)
-            if ext.window is None:
+            window = ext.windows.get(cert_id, ext.window)
+            if window is None:
                 self._reply(404, b'{"type": "about:blank"}',
                             [("Content-Type", "application/problem+json")])
                 return
             body = json.dumps({"suggestedWindow": {
-                "start": rfc3339(ext.window[0]),
-                "end": rfc3339(ext.window[1])}}).encode()
+                "start": rfc3339(window[0]),
+                "end": rfc3339(window[1])}}).encode()
             self._reply(200, body, [("Content-Type", "application/json"),
                                     ("Retry-After", str(ext.retry_after))])
             return
@@ -115,11 +117,11 @@ class _Handler(BaseHTTPRequestHandler):
             protected = json.loads(b64url_decode(jws["protected"]))
             payload = b64url_decode(jws["payload"])
             rec = {"url": self.ext.base + self.path, "path": self.path,
-                   "jws": jws, "protected": protected,
+                   "time": time.time(), "jws": jws, "protected": protected,
                    "payload": json.loads(payload) if payload else None}
         except (ValueError, KeyError) as e:
             rec = {"url": self.ext.base + self.path, "path": self.path,
-                   "error": str(e), "raw": body}
+                   "time": time.time(), "error": str(e), "raw": body}
         status, data, headers = self._forward(body)
         rec["status"] = status
         rec["location"] = dict((k.lower(), v) for k, v in headers).get(
@@ -135,6 +137,7 @@ class AcmeDirectoryExtension:
         self.renewal_info = renewal_info
         self.profiles = profiles
         self.window = None
+        self.windows = {}
         self.retry_after = 21600
         self.posts = []
         self.ari_ids = []
@@ -166,6 +169,13 @@ class AcmeDirectoryExtension:
         with self.lock:
             return [p["payload"] for p in self.posts
                     if p["path"] == "/order-plz" and p.get("status") == 201]
+
+    def orders_of(self, name):
+        """(time, payload) of the accepted newOrder requests for name."""
+        with self.lock:
+            return [(p["time"], p["payload"]) for p in self.posts
+                    if p["path"] == "/order-plz" and p.get("status") == 201
+                    and p["payload"]["identifiers"][0]["value"] == name]
 
     def stop(self):
         self.httpd.shutdown()

@@ -32,12 +32,19 @@ class AcmeEnv:
         self.ext = None
         self.runs = 0
 
-    def start_pebble(self, env=None, validity=None, http_port=None):
-        """http_port: where pebble validates HTTP-01 (default: limen's
-        plaintext listener; another port makes HTTP-01 fail)."""
+    def start_pebble(self, env=None, validity=None, http_port=None,
+                     tls_port=None, start=True):
+        """http_port, tls_port: where pebble validates HTTP-01 and
+        TLS-ALPN-01 (default: limen's listeners; another port makes that
+        challenge fail).  start=False: files and ports only, .start()
+        later (a CA that comes up after limen)."""
         self.pebble = Pebble(self.tmp / "pebble", http_port or self.http_port,
-                             tls_port=self.tls_port, env=env,
-                             validity=validity).start()
+                             tls_port=tls_port or self.tls_port, env=env,
+                             validity=validity)
+        if start:
+            self.pebble.start()
+        else:
+            self.pebble.prepare()
         return self.pebble
 
     def start_ext(self, **kw):

@@ -15,6 +15,8 @@ authority connects for HTTP-01: the port limen answers on.
 
 env: extra environment, e.g. {"PEBBLE_WFE_NONCEREJECT": "30"};
 validity: certificateValidityPeriod in seconds (None: pebble's default).
+prepare() makes the files and ports only (start() does it if needed), for
+a test whose CA comes up after limen.
 PEBBLE_VA_NOSLEEP=1 is always set so validations are immediate.
 """
 import json
@@ -56,7 +58,11 @@ class Pebble:
     def _path(self, name):
         return os.path.join(self.workdir, name)
 
-    def start(self, timeout=15.0):
+    def prepare(self):
+        """Make the CA files and pebble's config without starting it (a
+        test of a CA that comes up later needs .ca_pem before)."""
+        if getattr(self, "ca_pem", None):
+            return self
         ca = trustme.CA()
         leaf = ca.issue_cert("127.0.0.1", "localhost")
         self.ca_pem = self._path("pebble-ca.pem")
@@ -81,6 +87,10 @@ class Pebble:
             conf["certificateValidityPeriod"] = self.validity
         with open(self._path("pebble.json"), "w") as f:
             json.dump({"pebble": conf}, f)
+        return self
+
+    def start(self, timeout=15.0):
+        self.prepare()
         self._spawn("challtestsrv", [
             "pebble-challtestsrv", "-defaultIPv6", "", "-http01", "",
             "-https01", "", "-tlsalpn01", "",
