@@ -66,7 +66,6 @@
 
 #define H2_OUT_HIGH (128 * 1024)	/* socket output: stop framing */
 #define H2_OUT_LOW (32 * 1024)		/* resume below */
-#define H2_TLS_RECORD 16384		/* coalesce TLS output to this */
 #define H2_GOAWAY_GRACE_MS 1000		/* notice -> final GOAWAY */
 #define H2_DEFAULT_IDLE_MS 60000
 #define H2_WRITE_TIMEOUT_MS 60000	/* no progress writing: close */
@@ -1017,23 +1016,6 @@ h2_conn_close(struct h2_conn *c)
 	/* the write timeout bounds a client that never reads the rest */
 }
 
-/* bufferevent_openssl makes one SSL_write, hence one TLS record and
- * one write(2), per evbuffer chunk; nghttp2 hands over one frame at a
- * time, so a loop pass answering 16 streams left several small chunks.
- * Make the head of the output one contiguous full-size record instead:
- * a memcpy of at most 16 KiB against a syscall and a record each. */
-static void
-h2_conn_coalesce(struct h2_conn *c)
-{
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t n = evbuffer_get_length(out);
-
-	if (n > H2_TLS_RECORD)
-		n = H2_TLS_RECORD;
-	if (n > 0 && evbuffer_get_contiguous_space(out) < n)
-		(void)evbuffer_pullup(out, (ev_ssize_t)n);
-}
-
 /* Send what nghttp2 has, then the bookkeeping that must not run inside
  * an action: on_drained notifications, closing a finished session. */
 static void
@@ -1049,8 +1031,8 @@ h2_conn_flush(struct h2_conn *c)
 		h2_conn_close(c);
 		return;
 	}
-	if (c->tls)
-		h2_conn_coalesce(c);
+	if (c->tls)	/* one record per pass, not one per frame */
+		tls_bufferevent_coalesce(c->bev);
 	if (c->drained_pending) {
 		c->drained_pending = false;
 		for (s = TAILQ_FIRST(&c->streams); s != NULL; s = next) {
