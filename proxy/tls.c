@@ -608,8 +608,6 @@ tls_bufferevent_close_notify(struct bufferevent *bev)
 	ERR_clear_error();
 }
 
-#define TLS_RECORD_MAX 16384
-
 void
 tls_bufferevent_coalesce(struct bufferevent *bev)
 {

@@ -5,6 +5,7 @@ resumption, certificates reloaded on SIGHUP without touching open
 connections, X-Forwarded-Proto, whole bodies on a keep-alive
 connection, redirect_https and HSTS, and a testssl.sh
 audit of the real binary."""
+import hashlib
 import json
 import os
 import shutil
@@ -210,7 +211,7 @@ def test_forwarded_proto_and_sni_host(run_limen, backend, ca, tmp_path):
 def test_keepalive_bodies_whole_over_tls(run_limen, backend, ca, tmp_path):
     """Responses coalesced into TLS records (tls_bufferevent_coalesce)
     arrive whole and in order on one keep-alive connection: small, 1 MiB
-    with a length, chunked, small again."""
+    with a length, chunked, small again; then a 1 MiB upload."""
     port = free_port()
     b = backend(name="app")
     crt = ca.issue("app", ["app.example.com"])
@@ -227,6 +228,14 @@ def test_keepalive_bodies_whole_over_tls(run_limen, backend, ca, tmp_path):
             assert json.loads(r.body)["path"] == path
         else:
             assert r.body == c * n, (path, len(r.body))
+    # and a 1 MiB upload, read one TLS record at a time (TLS_RECORD_MAX)
+    up = os.urandom(1 << 20)
+    s.sendall(b"POST /up HTTP/1.1\r\nHost: app.example.com\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(up) + up)
+    from proxyutil import read_response
+    doc = json.loads(read_response(s.makefile("rb")).body)
+    assert doc["body_len"] == len(up)
+    assert doc["body_sha256"] == hashlib.sha256(up).hexdigest()
     s.close()
 
 
