@@ -228,7 +228,8 @@ accept_tls(struct worker *w, struct accepting *a, SSL_CTX *ctx,
 		accept_free(a, false);
 		return;
 	}
-	bufferevent_set_max_single_read(a->bev, ACCEPT_MAX_IO);
+	/* one record per SSL_read: see TLS_RECORD_MAX */
+	bufferevent_set_max_single_read(a->bev, TLS_RECORD_MAX);
 	bufferevent_set_max_single_write(a->bev, ACCEPT_MAX_IO);
 	tv_ms(&tv, accept_timeout_ms(w));
 	bufferevent_set_timeouts(a->bev, &tv, &tv);

@@ -886,7 +886,9 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 static void
 conn_queue_flush(struct conn *c)
 {
-	flush_queue(c->w->flusher, &c->flush);
+	if (c->tls)	/* TLS: one record per response, not per chunk */
+		tls_bufferevent_coalesce(c->bev);
+	flush_queue(c->w->flusher, &c->flush);	/* detached for TLS */
 }
 
 static void

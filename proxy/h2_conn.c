@@ -130,6 +130,7 @@ struct h2_conn {
 	bool calm;			/* abuse seen: GOAWAY and close */
 	bool closing;			/* flushing before free */
 	bool drained_pending;		/* some stream wants on_drained */
+	bool tls;			/* bev is bufferevent_openssl */
 	unsigned mseries;		/* metrics: listener series */
 	unsigned limits;		/* connlimit flags to give back */
 };
@@ -1030,6 +1031,8 @@ h2_conn_flush(struct h2_conn *c)
 		h2_conn_close(c);
 		return;
 	}
+	if (c->tls)	/* one record per pass, not one per frame */
+		tls_bufferevent_coalesce(c->bev);
 	if (c->drained_pending) {
 		c->drained_pending = false;
 		for (s = TAILQ_FIRST(&c->streams); s != NULL; s = next) {
@@ -1250,8 +1253,10 @@ h2_conn_start(struct worker *w, struct bufferevent *bev,
 	memcpy(&c->local, local, local_len);
 	c->local_len = local_len;
 	c->window_start_ms = now_ms();
-	if ((ssl = bufferevent_openssl_get_ssl(bev)) != NULL)
+	if ((ssl = bufferevent_openssl_get_ssl(bev)) != NULL) {
 		c->sni_len = tls_servername(ssl, c->sni);
+		c->tls = true;
+	}
 	if (c->sni_len < 0)
 		c->sni_len = 0;
 	if (h2_session_new(c) == -1) {

@@ -608,6 +608,18 @@ tls_bufferevent_close_notify(struct bufferevent *bev)
 	ERR_clear_error();
 }
 
+void
+tls_bufferevent_coalesce(struct bufferevent *bev)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	size_t n = evbuffer_get_length(out);
+
+	if (n > TLS_RECORD_MAX)
+		n = TLS_RECORD_MAX;
+	if (n > 0 && evbuffer_get_contiguous_space(out) < n)
+		(void)evbuffer_pullup(out, (ev_ssize_t)n);
+}
+
 enum tls_alpn
 tls_alpn(const SSL *ssl)
 {

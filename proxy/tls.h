@@ -129,6 +129,19 @@ struct bufferevent *tls_bufferevent_accept(SSL_CTX *ctx,
  */
 void tls_bufferevent_close_notify(struct bufferevent *bev);
 
+/* The largest TLS record's plaintext: one SSL_read never returns more,
+ * so a bufferevent_openssl reads at most this much at a time (a larger
+ * reservation only makes libevent malloc, and glibc mmap, a huge input
+ * chain per read), and its output is coalesced to this. */
+#define TLS_RECORD_MAX 16384
+
+/* Make the head of a bufferevent_openssl's output (up to one full TLS
+ * record) contiguous.  bufferevent_openssl makes one SSL_write, hence one
+ * record and one write(2), per evbuffer chunk, and a response is several
+ * chunks (head, body moved from upstream, chunk framing, HTTP/2 frames).
+ * Call after queueing output; it copies at most 16 KiB, once. */
+void tls_bufferevent_coalesce(struct bufferevent *bev);
+
 /* The protocol ALPN selected on ssl (after the handshake). */
 enum tls_alpn tls_alpn(const SSL *ssl);
 /* "h2", "http/1.1", "acme-tls/1" or "" for logs. */

@@ -2,8 +2,10 @@
 """TLS listeners end to end (SPEC §2 listeners.tls, §4 first bullet):
 protocol versions, SNI among several static certificates, ALPN, session
 resumption, certificates reloaded on SIGHUP without touching open
-connections, X-Forwarded-Proto, redirect_https and HSTS, and a testssl.sh
+connections, X-Forwarded-Proto, whole bodies on a keep-alive
+connection, redirect_https and HSTS, and a testssl.sh
 audit of the real binary."""
+import hashlib
 import json
 import os
 import shutil
@@ -203,6 +205,37 @@ def test_forwarded_proto_and_sni_host(run_limen, backend, ca, tmp_path):
     from proxyutil import read_response
     r = read_response(s.makefile("rb"))
     assert r.status == 200 and json.loads(r.body)["path"] == "/y"
+    s.close()
+
+
+def test_keepalive_bodies_whole_over_tls(run_limen, backend, ca, tmp_path):
+    """Responses coalesced into TLS records (tls_bufferevent_coalesce)
+    arrive whole and in order on one keep-alive connection: small, 1 MiB
+    with a length, chunked, small again; then a 1 MiB upload."""
+    port = free_port()
+    b = backend(name="app")
+    crt = ca.issue("app", ["app.example.com"])
+    routes = [{"host": ["*"], "pool": "app"}]
+    run_limen(config(port, routes, {"app": pool(b.address)}, tmp_path,
+                     listeners=[tls_listener(port, [crt])]),
+              wait_ports=[port])
+    s = tls_connect(port, ca)
+    for path, n, c in (("/a", None, None), ("/bytes/1048576", 1 << 20, b"x"),
+                       ("/chunked/300000", 300000, b"y"), ("/b", None, None)):
+        r = https_get(port, ca, path, sock=s, close=False)
+        assert r.status == 200, path
+        if n is None:
+            assert json.loads(r.body)["path"] == path
+        else:
+            assert r.body == c * n, (path, len(r.body))
+    # and a 1 MiB upload, read one TLS record at a time (TLS_RECORD_MAX)
+    up = os.urandom(1 << 20)
+    s.sendall(b"POST /up HTTP/1.1\r\nHost: app.example.com\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(up) + up)
+    from proxyutil import read_response
+    doc = json.loads(read_response(s.makefile("rb")).body)
+    assert doc["body_len"] == len(up)
+    assert doc["body_sha256"] == hashlib.sha256(up).hexdigest()
     s.close()
 
 
