@@ -5,6 +5,19 @@
  * The cache is a short list of buckets, one per server address this
  * worker talked to, each a LIFO of idle connections (the most recently
  * used one is the warmest, and the oldest ones time out first).
+ *
+ * `keepalive` is what a bucket keeps, not what it may hold for a moment.
+ * Closing every connection released over the limit makes a steady load
+ * with more concurrent requests than `keepalive` churn: each burst of
+ * releases closes the excess and the next burst of requests connects
+ * again (50 clients over `keepalive: 32` opened a fresh upstream
+ * connection for one request in six, and those requests waited for the
+ * server's accept: limen's p99 in `make bench`, docs/performance.md).  A
+ * release over the limit is parked all the same, up to twice the limit,
+ * and a trim timer (UPSTREAM_TRIM_MS, armed only while a bucket is over
+ * its limit) closes the least recently used surplus that stayed idle
+ * through a whole period: a bucket whose idle count fell to the limit or
+ * below since the last tick was using its surplus and keeps it.
  */
 #include "proxy/upstream.h"
 
@@ -25,6 +38,7 @@
 #include "proxy/worker.h"
 
 #define UPSTREAM_MAX_IO (256 * 1024)
+#define UPSTREAM_TRIM_MS 250	/* period of the surplus trim */
 
 TAILQ_HEAD(upstream_list, upstream);
 
@@ -33,12 +47,15 @@ struct upstream_bucket {
 	socklen_t sa_len;
 	struct upstream_list idle;
 	unsigned n_idle;
+	unsigned keep;			/* the pool's keepalive, at the last release */
+	unsigned low;			/* fewest idle since the last trim tick */
 	struct upstream_bucket *next;
 };
 
 struct upstream_cache {
 	struct upstream_bucket *buckets;
 	unsigned n_idle;
+	struct event *trim;		/* while a bucket is over its keep */
 };
 
 struct upstream_cache *
@@ -64,6 +81,8 @@ upstream_cache_free(struct upstream_cache *uc)
 
 	if (uc == NULL)
 		return;
+	if (uc->trim != NULL)
+		event_free(uc->trim);
 	for (b = uc->buckets; b != NULL; b = nb) {
 		nb = b->next;
 		while ((u = TAILQ_FIRST(&b->idle)) != NULL) {
@@ -100,6 +119,8 @@ upstream_unlink_idle(struct upstream *u)
 	if (u->state == UPSTREAM_IDLE && u->bucket != NULL) {
 		TAILQ_REMOVE(&u->bucket->idle, u, link);
 		u->bucket->n_idle--;
+		if (u->bucket->low > u->bucket->n_idle)
+			u->bucket->low = u->bucket->n_idle;
 		u->w->ucache->n_idle--;
 		u->bucket = NULL;
 	}
@@ -176,6 +197,44 @@ upstream_idle_event_cb(struct bufferevent *bev, short what, void *arg)
 	upstream_close(arg);
 }
 
+/* Close the surplus that stayed idle through the whole period (the least
+ * recently used first); disarm once no bucket is over its keep. */
+static void
+upstream_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_cache *uc = arg;
+	struct upstream_bucket *b;
+	bool over = false;
+
+	for (b = uc->buckets; b != NULL; b = b->next) {
+		unsigned n = b->low < b->n_idle ? b->low : b->n_idle;
+
+		for (; n > b->keep; n--)
+			upstream_close(TAILQ_LAST(&b->idle, upstream_list));
+		b->low = b->n_idle;
+		if (b->n_idle > b->keep)
+			over = true;
+	}
+	if (!over)
+		event_del(uc->trim);
+}
+
+/* b is about to go over its keep: make sure the trim timer runs. */
+static int
+upstream_trim_arm(struct worker *w, struct upstream_bucket *b)
+{
+	struct upstream_cache *uc = w->ucache;
+	struct timeval tv = { 0, UPSTREAM_TRIM_MS * 1000 };
+
+	if (uc->trim == NULL && (uc->trim = event_new(w->base, -1,
+	    EV_PERSIST, upstream_trim_cb, uc)) == NULL)
+		return -1;
+	if (event_pending(uc->trim, EV_TIMEOUT, NULL))
+		return 0;
+	b->low = b->n_idle + 1;		/* counting the one parked now */
+	return event_add(uc->trim, &tv);
+}
+
 void
 upstream_release(struct upstream *u, uint32_t keepalive,
     uint64_t idle_timeout_ms)
@@ -187,7 +246,17 @@ upstream_release(struct upstream *u, uint32_t keepalive,
 	    evbuffer_get_length(bufferevent_get_input(u->bev)) > 0 ||
 	    evbuffer_get_length(bufferevent_get_output(u->bev)) > 0 ||
 	    (b = upstream_bucket(u->w->ucache, &u->sa, u->sa_len,
-	    true)) == NULL || b->n_idle >= keepalive) {
+	    true)) == NULL) {
+		upstream_close(u);
+		return;
+	}
+	b->keep = keepalive;	/* a reload may have lowered it: trim to it */
+	if ((uint64_t)b->n_idle >= 2 * (uint64_t)keepalive) {
+		(void)upstream_trim_arm(u->w, b);
+		upstream_close(u);
+		return;
+	}
+	if (b->n_idle >= keepalive && upstream_trim_arm(u->w, b) == -1) {
 		upstream_close(u);
 		return;
 	}

@@ -6,8 +6,10 @@
  *   worker's cache, idle timer) -> BUSY again ... -> CLOSED
  *
  * An upstream connection belongs to at most one exchange at a time.  Idle
- * ones are kept per worker and per server address, at most `keepalive` of
- * them, and closed after the pool's idle timeout, or as soon as the server
+ * ones are kept per worker and per server address, `keepalive` of them
+ * (a surplus of up to as many again is parked for a moment and closed by
+ * a trim timer once it stays unused for a whole period, see upstream.c),
+ * and closed after the pool's idle timeout, or as soon as the server
  * sends anything or closes (an idle connection that saw bytes or EOF is
  * never reused: stale keep-alive is the classic source of 502s).
  * Worker thread only; nothing here is shared.
@@ -59,7 +61,8 @@ struct upstream *upstream_get_idle(struct worker *w,
 struct upstream *upstream_connect(struct worker *w, const struct sockaddr *sa,
     socklen_t len, uint64_t connect_timeout_ms);
 /* Park a BUSY connection (whose exchange is complete, with nothing unread)
- * in the idle cache, or close it when the cache for its server is full. */
+ * in the idle cache, or close it when the cache for its server holds twice
+ * `keepalive` already. */
 void upstream_release(struct upstream *u, uint32_t keepalive,
     uint64_t idle_timeout_ms);
 /* Close and free. */

@@ -205,3 +205,95 @@ def test_upstream_closing_keepalive_is_handled(run_limen, tmp_path):
         assert (r.status, r.body) == (200, b"ok")
         time.sleep(0.1)
     srv.close()
+
+
+def test_upstream_surplus_over_keepalive_is_reused_then_trimmed(
+        run_limen, tmp_path):
+    """More concurrent requests than `keepalive`: the connections released
+    over the limit are parked for a moment and reused by the next burst
+    instead of being closed and opened again (issue 6: the churn made
+    limen's p99 worse), and once unused they are trimmed back down to
+    `keepalive`."""
+    clients, rounds, keep = 4, 10, 2
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    sport = srv.getsockname()[1]
+    cond = threading.Condition()
+    st = {"accepted": 0, "open": 0, "arrived": 0, "wave": 0}
+
+    def handle(c):
+        f = c.makefile("rb")
+        try:
+            while True:
+                line = f.readline()
+                if not line:
+                    break
+                while line not in (b"\r\n", b""):
+                    line = f.readline()
+                # answer in waves of `clients` requests, so that limen
+                # holds that many upstream connections at once
+                with cond:
+                    st["arrived"] += 1
+                    wave = st["wave"]
+                    if st["arrived"] == clients:
+                        st["arrived"] = 0
+                        st["wave"] += 1
+                        cond.notify_all()
+                    else:
+                        cond.wait_for(lambda: st["wave"] != wave, timeout=2)
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except OSError:
+            pass
+        finally:
+            with cond:
+                st["open"] -= 1
+            f.close()
+            c.close()
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            with cond:
+                st["accepted"] += 1
+                st["open"] += 1
+            threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = free_port()
+    pools = {"p": pool("127.0.0.1:%d" % sport, keepalive=keep, retries=0)}
+    run_limen(config(port, [{"host": ["*"], "pool": "p"}], pools, tmp_path,
+                     extra_global={"workers": 1}), wait_ports=[port])
+    errors = []
+
+    def client():
+        try:
+            with socket.create_connection(("127.0.0.1", port),
+                                          timeout=10) as s:
+                f = s.makefile("rb")
+                for i in range(rounds):
+                    s.sendall(b"GET /w%d HTTP/1.1\r\nHost: a\r\n\r\n" % i)
+                    r = read_response(f)
+                    if (r.status, r.body) != (200, b"ok"):
+                        errors.append((r.status, r.body))
+        except OSError as e:
+            errors.append(e)
+
+    ts = [threading.Thread(target=client) for _ in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    try:
+        assert not errors
+        # closing the surplus after each wave would open `clients - keep`
+        # connections per wave (about 20 here); parked, it is reused
+        assert st["accepted"] <= clients + 1, st
+        # unused, the surplus goes within a few trim periods (250 ms)
+        wait_for(lambda: st["open"] == keep, timeout=5,
+                 what="idle upstream connections trimmed to keepalive")
+    finally:
+        srv.close()
