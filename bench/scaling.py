@@ -24,17 +24,15 @@ The table goes to stdout and build/bench/scaling.md, the figures to
 build/bench/scaling.json; docs/performance.md keeps the latest.
 """
 import argparse
-import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 
 from waf_cost import NGINX_CONF, ROOT, CLK_TCK, free_port, parse_wrk, \
-    wait_port, log
+    publish, stop_all, wait_port, log
 
 LIMEN_CONF = """\
 global:
@@ -183,24 +181,12 @@ def main():
                                    capture_output=True,
                                    text=True).stdout.strip() or "?",
                     args.rounds, args.duration, load))
-        print(head + table)
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "scaling.md"), "w") as f:
-            f.write(head + table + "\n")
-        with open(os.path.join(args.out, "scaling.json"), "w") as f:
-            json.dump({"runs": runs, "median": med, "factor": factor,
-                       "loadavg": load}, f, indent=1)
+        publish(args.out, "scaling", head + table,
+                {"runs": runs, "median": med, "factor": factor,
+                 "loadavg": load})
         return 0
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        stop_all(procs, work)
 
 
 if __name__ == "__main__":

@@ -155,6 +155,29 @@ def parse_wrk(out):
     return r
 
 
+def publish(out, name, text, data):
+    """Print a result and keep it in OUT/NAME.md and OUT/NAME.json."""
+    print(text)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, name + ".md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(out, name + ".json"), "w") as f:
+        json.dump(data, f, indent=1)
+
+
+def stop_all(procs, work):
+    """SIGTERM what is still running (newest first), then remove work."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limen", default=os.path.join(ROOT, "bin", "limen"))
@@ -251,24 +274,11 @@ def main():
                     subprocess.run([args.limen, "--version"], capture_output=True,
                                    text=True).stdout.strip() or "?",
                     args.rounds, args.duration, load))
-        print(head + table)
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "waf.md"), "w") as f:
-            f.write(head + table + "\n")
-        with open(os.path.join(args.out, "waf.json"), "w") as f:
-            json.dump({"runs": runs, "median": med, "loadavg": load}, f,
-                      indent=1)
+        publish(args.out, "waf", head + table,
+                {"runs": runs, "median": med, "loadavg": load})
         return 0
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        stop_all(procs, work)
 
 
 if __name__ == "__main__":
