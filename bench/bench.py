@@ -622,6 +622,23 @@ def table(summary, proxies, not_yet, conns):
     return "\n".join(lines), notes
 
 
+def serve(b):
+    """--serve: the bench set-up without the load, for perf/strace/callgrind."""
+    try:
+        b.prepare_files()
+        b.start_backend()
+        for name in b.args.proxies:
+            b.start_proxy(name)
+        print(json.dumps({"work": b.work, "backend_port": b.backend_port,
+                          "proxies": {n: {"pid": v[0].stat_pid(), "http_port": v[2],
+                                          "https_port": v[3]}
+                                      for n, v in b.proxies.items()}}), flush=True)
+        sys.stdin.read()
+    finally:
+        b.stop()
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--duration", type=int, default=5, help="seconds per run (5)")
@@ -636,6 +653,9 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     ap.add_argument("--quick", action="store_true",
                     help="a smoke run: 1 s runs, 1 round, 500 idle connections")
+    ap.add_argument("--serve", action="store_true",
+                    help="for profiling: start the backend and the proxies, print their "
+                    "pids and ports as JSON, and keep them running until stdin closes")
     a = ap.parse_args(argv)
     a.proxies = a.proxies.split(",")
     a.scenarios = a.scenarios.split(",")
@@ -646,6 +666,8 @@ def main(argv=None):
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     b = Bench(a)
+    if a.serve:
+        return serve(b)
     t0 = time.monotonic()
     load0 = loadavg()
     try:
