@@ -46,6 +46,7 @@
 #include "proxy/path.h"
 #include "proxy/rawread.h"
 #include "proxy/router.h"
+#include "proxy/slab.h"
 #include "proxy/snapshot.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
@@ -56,8 +57,9 @@
 #define DEFAULT_HEADER_TIMEOUT_MS 10000
 #define DEFAULT_KEEPALIVE_TIMEOUT_MS 60000
 #define CONN_MAX_IO (256 * 1024)	/* per read/write call, as accept.c */
-#define CONN_SWEEP_MS 250		/* idle connections shed their
-					 * bufferevent after 1-2 sweeps */
+#define CONN_SWEEP_MS 250		/* idle connections go compact
+					 * after 1-2 sweeps */
+#define CONN_IDLE_READ 4096		/* first read of a compact one */
 
 /* Client and local addresses: listeners are IPv4 or IPv6 only, so 28
  * bytes instead of a 128-byte sockaddr_storage each (every idle keep-alive
@@ -97,8 +99,6 @@ struct conn {
 	bool peer_eof;			/* the client half-closed */
 	bool lingering;
 	bool idle_seen;			/* H1_IDLE at the last sweep */
-	bool bare;			/* H1_IDLE without a bufferevent:
-					 * timer watches the socket */
 	uint8_t limits;			/* connlimit flags to give back */
 	unsigned mseries;		/* admin hook: listener series */
 };
@@ -115,6 +115,7 @@ static void conn_close(struct conn *c);
 static void conn_free(struct conn *c);
 static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_setup_bev(struct conn *c);
+static void conn_idle_drain_all(struct worker *w);
 
 const char *
 conn_state_name(enum conn_state s)
@@ -200,71 +201,254 @@ conn_setup_bev(struct conn *c)
 	}
 }
 
-/* ---- idle connections without buffers (issue 6) ------------------------
+/* ---- compact idle connections (issue 6) -----------------------------
  *
- * Between requests a keep-alive connection holds its bufferevent: two
- * events, two evbuffers, deferred callbacks, about 900 bytes.  A plain
- * connection that two sweeps of the worker's sweep timer (CONN_SWEEP_MS
- * apart) find in H1_IDLE, with nothing buffered, goes "bare": c->timer
- * becomes an event on the socket (EV_READ, with what is left of the
- * keep-alive timeout) and the bufferevent is freed, the socket kept.
- * Bytes or EOF bring a fresh bufferevent and the connection carries on in
- * H1_IDLE; the timeout closes it as before.  libevent counts read interest
- * per fd, so adding one event before deleting the other costs no
- * epoll_ctl either way.  A connection busy with requests is never seen
- * idle by two sweeps in a row, so the request path pays nothing for this.
- * TLS connections keep their bufferevent (it holds the TLS session).
+ * Between requests a keep-alive connection holds its struct conn (about
+ * 300 bytes), its bufferevent (two events, two evbuffers, deferred
+ * callbacks: about 900 bytes) and malloc's overhead for each, spread over
+ * the heap among what the busy connections allocate.  A plain connection
+ * that two sweeps of the worker's sweep timer (CONN_SWEEP_MS apart) find
+ * in H1_IDLE with nothing buffered becomes a struct conn_idle: the socket,
+ * one event (EV_READ on it, with what is left of the keep-alive timeout),
+ * the addresses and counters the connection needs later, 216 bytes in a
+ * slab of such records (slab.h), packed together away from the heap.  The
+ * struct conn and the bufferevent are freed.  It still counts as a
+ * connection everywhere: w->n_conns, its connlimit slots, the metrics'
+ * open connections.  When bytes arrive they are read into a fresh conn
+ * with a fresh bufferevent, which carries on in H1_IDLE as if nothing had
+ * happened; EOF, an error or the keep-alive timeout close it without
+ * building anything; a graceful shutdown closes it as an idle connection.
+ * libevent counts read interest per fd, so adding one event before
+ * deleting the other costs no epoll_ctl either way.  A connection busy
+ * with requests is never seen idle by two sweeps in a row, so the request
+ * path pays nothing for this.  TLS connections keep their bufferevent (it
+ * holds the TLS session; their buffers are released by OpenSSL's
+ * SSL_MODE_RELEASE_BUFFERS).
  */
 
-static void
-conn_bare_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	struct bufferevent *bev;
+struct conn_idle {
+	TAILQ_ENTRY(conn_idle) link;	/* w->idles->list */
+	struct event ev;		/* EV_READ | EV_PERSIST on the socket */
+	union conn_addr sa;
+	union conn_addr local;
+	unsigned mseries;		/* admin hook: listener series */
+	unsigned n_requests;
+	uint32_t deadline_ms;		/* keep-alive end, CLOCK_MONOTONIC */
+	uint8_t sa_len, local_len;
+	uint8_t limits;			/* connlimit flags to give back */
+};
 
-	if (!(what & EV_READ)) {	/* keep-alive timeout */
-		conn_free(c);
+TAILQ_HEAD(conn_idle_list, conn_idle);
+
+struct conn_idles {
+	struct conn_idle_list list;
+	struct slab *slab;		/* owner: the worker */
+};
+
+static uint32_t
+conn_now_ms(void)
+{
+	return (uint32_t)(worker_now_ns() / 1000000);
+}
+
+static void
+conn_ms_tv(uint64_t ms, struct timeval *tv)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+/* Remove r from its worker; close its socket if close_fd.  The
+ * connection ends here unless a conn took it over (close_fd false). */
+static void
+conn_idle_drop(struct conn_idle *r, bool close_fd)
+{
+	struct worker *w = slab_owner(r);
+	evutil_socket_t fd = event_get_fd(&r->ev);
+
+	event_del(&r->ev);
+	TAILQ_REMOVE(&w->idles->list, r, link);
+	if (close_fd) {
+		close(fd);
+		connlimit_release(&r->sa.sa, r->limits);
+		metrics_conn_close(w->id, r->mseries);	/* admin hook */
+		slab_release(r);
+		w->n_conns--;
+		if (w->draining && w->n_conns == 0)
+			event_base_loopexit(w->base, NULL);
 		return;
 	}
-	bev = bufferevent_socket_new(c->w->base, fd,
+	slab_release(r);
+}
+
+/* Add n bytes to a socket bufferevent's input, whose end only the
+ * bufferevent itself may add to (it keeps it frozen otherwise). */
+static int
+conn_idle_fill(struct evbuffer *in, const char *buf, size_t n)
+{
+	int rc;
+
+	evbuffer_unfreeze(in, 0);
+	rc = evbuffer_add(in, buf, n);
+	evbuffer_freeze(in, 0);
+	return rc;
+}
+
+/* Bytes arrived on compact r: a conn with a bufferevent again, with the
+ * bytes already read in its input. */
+static void
+conn_idle_wake(struct conn_idle *r, const char *buf, size_t n)
+{
+	struct worker *w = slab_owner(r);
+	evutil_socket_t fd = event_get_fd(&r->ev);
+	struct bufferevent *bev;
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		conn_idle_drop(r, true);
+		return;
+	}
+	bev = bufferevent_socket_new(w->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (bev == NULL) {
-		conn_free(c);
+	if (bev == NULL || conn_idle_fill(bufferevent_get_input(bev), buf,
+	    n) == -1) {
+		if (bev != NULL) {
+			bufferevent_setfd(bev, -1);	/* closed below */
+			bufferevent_free(bev);
+		}
+		free(c);
+		conn_idle_drop(r, true);
 		return;
 	}
 	bufferevent_set_max_single_read(bev, CONN_MAX_IO);
 	bufferevent_set_max_single_write(bev, CONN_MAX_IO);
+	c->w = w;
 	c->bev = bev;
-	conn_setup_bev(c);	/* its read event first, then ours goes */
-	event_del(&c->timer);
-	event_assign(&c->timer, c->w->base, -1, 0, conn_timer_cb, c);
-	c->bare = false;
+	c->tls = false;
+	c->limits = r->limits;
+	memcpy(&c->sa, &r->sa, r->sa_len);
+	c->sa_len = r->sa_len;
+	memcpy(&c->local, &r->local, r->local_len);
+	c->local_len = r->local_len;
+	c->mseries = r->mseries;
+	c->n_requests = r->n_requests;
+	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
+	conn_setup_bev(c);	/* its read event first, then r's goes */
+	conn_idle_drop(r, false);
+	TAILQ_INSERT_TAIL(&w->conns, c, link);	/* n_conns counted it */
+	c->state = CONN_ACCEPTED;
 	conn_set_state(c, CONN_H1_IDLE);
+	bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
+	    BEV_TRIG_IGNORE_WATERMARKS);
 }
 
 static void
-conn_go_bare(struct conn *c)
+conn_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeval now, end, left = { 0, 0 };
-	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	struct conn_idle *r = arg;
+	char buf[CONN_IDLE_READ];
+	struct timeval tv;
+	ssize_t n;
+	int32_t left;
 
-	if (fd < 0 || !event_pending(&c->timer, EV_TIMEOUT, &end))
-		return;
-	event_base_gettimeofday_cached(c->w->base, &now);
-	if (evutil_timercmp(&end, &now, >))
-		evutil_timersub(&end, &now, &left);
-	evtimer_del(&c->timer);
-	event_assign(&c->timer, c->w->base, fd, EV_READ, conn_bare_cb, c);
-	if (event_add(&c->timer, &left) == -1) {
-		event_assign(&c->timer, c->w->base, -1, 0, conn_timer_cb, c);
-		conn_arm(c, 0);
+	if (!(what & EV_READ)) {	/* keep-alive timeout */
+		conn_idle_drop(r, true);
 		return;
 	}
-	flush_detach(c->w->flusher, &c->flush);
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("compact idle fd %d: read %zd", (int)fd, n);
+	if (n > 0) {
+		conn_idle_wake(r, buf, (size_t)n);
+		return;
+	}
+	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR)) {	/* EOF or reset: closed as before */
+		conn_idle_drop(r, true);
+		return;
+	}
+	/* Nothing after all: the persistent event moved its timeout to a
+	 * full period from now, put the keep-alive's end back. */
+	left = (int32_t)(r->deadline_ms - conn_now_ms());
+	conn_ms_tv(left > 0 ? (uint64_t)left : 0, &tv);
+	event_add(&r->ev, &tv);
+}
+
+static int
+conn_idles_init(struct worker *w)
+{
+	struct conn_idles *ci;
+
+	if ((ci = calloc(1, sizeof(*ci))) == NULL)
+		return -1;
+	if ((ci->slab = slab_new(sizeof(struct conn_idle), w)) == NULL) {
+		free(ci);
+		return -1;
+	}
+	TAILQ_INIT(&ci->list);
+	w->idles = ci;
+	return 0;
+}
+
+/* c (plain, H1_IDLE, nothing buffered) becomes a compact record; c is
+ * freed.  Returns 0, or -1 (c left as it was). */
+static int
+conn_go_idle(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct timeval now, end, left = { 0, 0 };
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	struct conn_idle *r;
+	uint64_t ms;
+
+	if (fd < 0 || !event_pending(&c->timer, EV_TIMEOUT, &end))
+		return -1;
+	if (w->idles == NULL && conn_idles_init(w) == -1)
+		return -1;
+	if ((r = slab_alloc(w->idles->slab)) == NULL)
+		return -1;
+	event_base_gettimeofday_cached(w->base, &now);
+	if (evutil_timercmp(&end, &now, >))
+		evutil_timersub(&end, &now, &left);
+	event_assign(&r->ev, w->base, fd, EV_READ | EV_PERSIST, conn_idle_cb,
+	    r);
+	if (event_add(&r->ev, &left) == -1) {
+		slab_release(r);
+		return -1;
+	}
+	ms = (uint64_t)left.tv_sec * 1000 + (uint64_t)left.tv_usec / 1000;
+	r->deadline_ms = conn_now_ms() + (uint32_t)(ms < INT32_MAX ? ms :
+	    INT32_MAX);
+	memcpy(&r->sa, &c->sa, c->sa_len);
+	r->sa_len = (uint8_t)c->sa_len;
+	memcpy(&r->local, &c->local, c->local_len);
+	r->local_len = (uint8_t)c->local_len;
+	r->limits = c->limits;
+	r->mseries = c->mseries;
+	r->n_requests = c->n_requests;
+	TAILQ_INSERT_TAIL(&w->idles->list, r, link);
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("conn %p: compact idle, fd %d", (void *)c, (int)fd);
+
+	flush_detach(w->flusher, &c->flush);
+	evtimer_del(&c->timer);
 	bufferevent_setfd(c->bev, -1);	/* so that freeing keeps the socket */
 	bufferevent_free(c->bev);
-	c->bev = NULL;
-	c->bare = true;
+	TAILQ_REMOVE(&w->conns, c, link);	/* still in n_conns, as r */
+	free(c);
+	return 0;
+}
+
+/* Graceful shutdown or forced stop: close every compact connection. */
+static void
+conn_idle_drain_all(struct worker *w)
+{
+	struct conn_idle *r;
+
+	if (w->idles == NULL)
+		return;
+	while ((r = TAILQ_FIRST(&w->idles->list)) != NULL)
+		conn_idle_drop(r, true);
 }
 
 static void
@@ -277,25 +461,24 @@ static void
 conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct conn *c;
+	struct conn *c, *next;
 	unsigned n = 0;
 
-	TAILQ_FOREACH(c, &w->conns, link) {
-		if (c->state != CONN_H1_IDLE || c->bare || c->tls ||
-		    c->finish_pending)
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state != CONN_H1_IDLE || c->tls || c->finish_pending)
 			continue;
 		if (!c->idle_seen) {	/* cleared by every state change */
 			c->idle_seen = true;
 			continue;
 		}
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
-		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-			conn_go_bare(c);
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+		    conn_go_idle(c) == 0)
 			n++;
-		}
 	}
-	/* What the bare ones gave back is spread over the heap: return the
-	 * pages that are now free (limen sets a high trim threshold, see
+	/* What the compact ones gave back is spread over the heap: return
+	 * the pages that are now free (limen sets a high trim threshold, see
 	 * server.c).  libevent frees a bufferevent once this pass is over,
 	 * so the trim runs in the next one. */
 	if (n >= 64) {
@@ -425,8 +608,6 @@ conn_response_complete(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
-	evutil_socket_t bare_fd = c->bare ? event_get_fd(&c->timer) : -1;
-
 	if (c->x != NULL) {
 		c->x->state = EXCHANGE_ABORTED;
 		exchange_free(c->x);
@@ -438,8 +619,6 @@ conn_free(struct conn *c)
 	flush_detach(c->w->flusher, &c->flush);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
-	if (bare_fd >= 0)
-		close(bare_fd);
 	c->state = CONN_CLOSED;
 	connlimit_release(&c->sa.sa, c->limits);
 	metrics_conn_close(c->w->id, c->mseries);	/* admin hook */
@@ -513,6 +692,7 @@ conn_drain_all(struct worker *w)
 		else if (c->x != NULL)
 			c->x->close_after = true;
 	}
+	conn_idle_drain_all(w);
 }
 
 void
@@ -523,6 +703,12 @@ conn_kill_all(struct worker *w)
 
 	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
 		conn_free(c);
+	conn_idle_drain_all(w);
+	if (w->idles != NULL) {
+		slab_free_all(w->idles->slab);
+		free(w->idles);
+		w->idles = NULL;
+	}
 	if (w->conn_sweep != NULL) {
 		event_free(w->conn_sweep);
 		w->conn_sweep = NULL;
