@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -208,42 +209,53 @@ conn_setup_bev(struct conn *c)
  * callbacks: about 900 bytes) and malloc's overhead for each, spread over
  * the heap among what the busy connections allocate.  A plain connection
  * that two sweeps of the worker's sweep timer (CONN_SWEEP_MS apart) find
- * in H1_IDLE with nothing buffered becomes a struct conn_idle: the socket,
- * one event (EV_READ on it, with what is left of the keep-alive timeout),
- * the addresses and counters the connection needs later, 216 bytes in a
- * slab of such records (slab.h), packed together away from the heap.  The
- * struct conn and the bufferevent are freed.  It still counts as a
- * connection everywhere: w->n_conns, its connlimit slots, the metrics'
- * open connections.  When bytes arrive they are read into a fresh conn
- * with a fresh bufferevent, which carries on in H1_IDLE as if nothing had
- * happened; EOF, an error or the keep-alive timeout close it without
- * building anything; a graceful shutdown closes it as an idle connection.
- * libevent counts read interest per fd, so adding one event before
- * deleting the other costs no epoll_ctl either way.  A connection busy
- * with requests is never seen idle by two sweeps in a row, so the request
- * path pays nothing for this.  TLS connections keep their bufferevent (it
- * holds the TLS session; their buffers are released by OpenSSL's
+ * in H1_IDLE with nothing buffered becomes a struct conn_idle of 80 bytes:
+ * the socket, its keep-alive deadline, the addresses and the counters the
+ * connection needs later, in a slab of such records (slab.h) packed away
+ * from the heap.  The struct conn and the bufferevent are freed.
+ *
+ * Even a libevent event per compact connection (128 bytes, plus its place
+ * in the timer heap) would be most of that, so compact sockets leave
+ * libevent: they sit in the worker's own epoll set (ci->epfd; its
+ * descriptor is one event in the worker's base) and their deadlines in a
+ * binary min-heap of record pointers with one libevent timer for the
+ * earliest.  That costs two epoll_ctl calls when a connection goes
+ * compact (libevent's DEL, our ADD) and two when it wakes; a connection
+ * busy with requests is never seen idle by two sweeps in a row, so the
+ * request path pays nothing.
+ *
+ * A compact connection still counts as a connection everywhere:
+ * w->n_conns, its connlimit slots, the metrics' open connections.  When
+ * bytes arrive they are read into a fresh conn with a fresh bufferevent,
+ * which carries on in H1_IDLE as if nothing had happened; EOF, an error or
+ * the keep-alive deadline close it without building anything; a graceful
+ * shutdown closes it as an idle connection.  TLS connections keep their
+ * bufferevent (it holds the TLS session; OpenSSL releases their buffers,
  * SSL_MODE_RELEASE_BUFFERS).
  */
 
 struct conn_idle {
-	TAILQ_ENTRY(conn_idle) link;	/* w->idles->list */
-	struct event ev;		/* EV_READ | EV_PERSIST on the socket */
+	int fd;
+	unsigned hidx;			/* index in ci->heap */
+	uint32_t deadline_ms;		/* keep-alive end, conn_now_ms() */
 	union conn_addr sa;
 	union conn_addr local;
 	unsigned mseries;		/* admin hook: listener series */
 	unsigned n_requests;
-	uint32_t deadline_ms;		/* keep-alive end, CLOCK_MONOTONIC */
 	uint8_t sa_len, local_len;
 	uint8_t limits;			/* connlimit flags to give back */
 };
 
-TAILQ_HEAD(conn_idle_list, conn_idle);
-
 struct conn_idles {
-	struct conn_idle_list list;
+	int epfd;			/* the compact connections' sockets */
+	struct event *ready;		/* epfd readable */
+	struct event *timer;		/* the earliest deadline */
+	struct conn_idle **heap;	/* min-heap by deadline_ms */
+	unsigned n, cap;
 	struct slab *slab;		/* owner: the worker */
 };
+
+#define CONN_IDLE_EVENTS 64		/* epoll_wait batch */
 
 static uint32_t
 conn_now_ms(void)
@@ -251,11 +263,83 @@ conn_now_ms(void)
 	return (uint32_t)(worker_now_ns() / 1000000);
 }
 
-static void
-conn_ms_tv(uint64_t ms, struct timeval *tv)
+/* a before b, on the wrapping millisecond clock */
+static bool
+conn_ms_before(uint32_t a, uint32_t b)
 {
-	tv->tv_sec = (time_t)(ms / 1000);
-	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return (int32_t)(a - b) < 0;
+}
+
+static void
+conn_heap_set(struct conn_idles *ci, unsigned i, struct conn_idle *r)
+{
+	ci->heap[i] = r;
+	r->hidx = i;
+}
+
+static void
+conn_heap_up(struct conn_idles *ci, unsigned i)
+{
+	struct conn_idle *r = ci->heap[i];
+
+	while (i > 0 && conn_ms_before(r->deadline_ms,
+	    ci->heap[(i - 1) / 2]->deadline_ms)) {
+		conn_heap_set(ci, i, ci->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	conn_heap_set(ci, i, r);
+}
+
+static void
+conn_heap_down(struct conn_idles *ci, unsigned i)
+{
+	struct conn_idle *r = ci->heap[i];
+	unsigned k;
+
+	for (;;) {
+		k = 2 * i + 1;
+		if (k >= ci->n)
+			break;
+		if (k + 1 < ci->n && conn_ms_before(ci->heap[k + 1]->deadline_ms,
+		    ci->heap[k]->deadline_ms))
+			k++;
+		if (!conn_ms_before(ci->heap[k]->deadline_ms, r->deadline_ms))
+			break;
+		conn_heap_set(ci, i, ci->heap[k]);
+		i = k;
+	}
+	conn_heap_set(ci, i, r);
+}
+
+static void
+conn_heap_remove(struct conn_idles *ci, struct conn_idle *r)
+{
+	unsigned i = r->hidx;
+	struct conn_idle *last = ci->heap[--ci->n];
+
+	if (last == r)
+		return;
+	conn_heap_set(ci, i, last);
+	conn_heap_up(ci, i);
+	conn_heap_down(ci, last->hidx);
+}
+
+/* Arm the timer for the earliest deadline (none: leave it be; it finds
+ * nothing to do if it fires). */
+static void
+conn_idle_arm(struct conn_idles *ci)
+{
+	struct timeval tv = { 0, 0 };
+	int32_t left;
+
+	if (ci->n == 0)
+		return;
+	left = (int32_t)(ci->heap[0]->deadline_ms - conn_now_ms());
+	if (left > 0) {
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	}
+	evtimer_add(ci->timer, &tv);
 }
 
 /* Remove r from its worker; close its socket if close_fd.  The
@@ -264,12 +348,12 @@ static void
 conn_idle_drop(struct conn_idle *r, bool close_fd)
 {
 	struct worker *w = slab_owner(r);
-	evutil_socket_t fd = event_get_fd(&r->ev);
+	struct conn_idles *ci = w->idles;
 
-	event_del(&r->ev);
-	TAILQ_REMOVE(&w->idles->list, r, link);
+	conn_heap_remove(ci, r);
+	(void)epoll_ctl(ci->epfd, EPOLL_CTL_DEL, r->fd, NULL);
 	if (close_fd) {
-		close(fd);
+		close(r->fd);
 		connlimit_release(&r->sa.sa, r->limits);
 		metrics_conn_close(w->id, r->mseries);	/* admin hook */
 		slab_release(r);
@@ -300,7 +384,7 @@ static void
 conn_idle_wake(struct conn_idle *r, const char *buf, size_t n)
 {
 	struct worker *w = slab_owner(r);
-	evutil_socket_t fd = event_get_fd(&r->ev);
+	evutil_socket_t fd = r->fd;
 	struct bufferevent *bev;
 	struct conn *c;
 
@@ -332,9 +416,9 @@ conn_idle_wake(struct conn_idle *r, const char *buf, size_t n)
 	c->local_len = r->local_len;
 	c->mseries = r->mseries;
 	c->n_requests = r->n_requests;
+	conn_idle_drop(r, false);	/* out of our epoll set ... */
 	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
-	conn_setup_bev(c);	/* its read event first, then r's goes */
-	conn_idle_drop(r, false);
+	conn_setup_bev(c);		/* ... into libevent's */
 	TAILQ_INSERT_TAIL(&w->conns, c, link);	/* n_conns counted it */
 	c->state = CONN_ACCEPTED;
 	conn_set_state(c, CONN_H1_IDLE);
@@ -342,36 +426,66 @@ conn_idle_wake(struct conn_idle *r, const char *buf, size_t n)
 	    BEV_TRIG_IGNORE_WATERMARKS);
 }
 
+/* The socket of compact r is readable. */
 static void
-conn_idle_cb(evutil_socket_t fd, short what, void *arg)
+conn_idle_readable(struct conn_idle *r)
 {
-	struct conn_idle *r = arg;
 	char buf[CONN_IDLE_READ];
-	struct timeval tv;
 	ssize_t n;
-	int32_t left;
 
-	if (!(what & EV_READ)) {	/* keep-alive timeout */
-		conn_idle_drop(r, true);
-		return;
-	}
-	n = recv(fd, buf, sizeof(buf), 0);
+	n = recv(r->fd, buf, sizeof(buf), 0);
 	if (log_get_level() >= LOG_LVL_DEBUG)
-		log_debug("compact idle fd %d: read %zd", (int)fd, n);
+		log_debug("compact idle fd %d: read %zd", r->fd, n);
 	if (n > 0) {
 		conn_idle_wake(r, buf, (size_t)n);
 		return;
 	}
 	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != EINTR)) {	/* EOF or reset: closed as before */
+	    errno != EINTR))	/* EOF or reset: closed as before */
 		conn_idle_drop(r, true);
+	/* else nothing after all: stays compact, same deadline */
+}
+
+/* The compact connections' epoll set is readable: serve what it has.
+ * Handling one record never frees another, so a batch stays valid. */
+static void
+conn_idle_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct epoll_event evs[CONN_IDLE_EVENTS];
+	int n, i, rounds = 0;
+
+	do {
+		n = epoll_wait(fd, evs, CONN_IDLE_EVENTS, 0);
+		for (i = 0; i < n; i++)
+			conn_idle_readable(evs[i].data.ptr);
+	} while (n == CONN_IDLE_EVENTS && ++rounds < 16);
+}
+
+static void
+conn_idle_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_idles *ci = arg;
+	uint32_t now = conn_now_ms();
+
+	while (ci->n > 0 && !conn_ms_before(now, ci->heap[0]->deadline_ms))
+		conn_idle_drop(ci->heap[0], true);	/* keep-alive timeout */
+	conn_idle_arm(ci);
+}
+
+static void
+conn_idles_free(struct conn_idles *ci)
+{
+	if (ci == NULL)
 		return;
-	}
-	/* Nothing after all: the persistent event moved its timeout to a
-	 * full period from now, put the keep-alive's end back. */
-	left = (int32_t)(r->deadline_ms - conn_now_ms());
-	conn_ms_tv(left > 0 ? (uint64_t)left : 0, &tv);
-	event_add(&r->ev, &tv);
+	if (ci->ready != NULL)
+		event_free(ci->ready);
+	if (ci->timer != NULL)
+		event_free(ci->timer);
+	if (ci->epfd >= 0)
+		close(ci->epfd);
+	slab_free_all(ci->slab);
+	free(ci->heap);
+	free(ci);
 }
 
 static int
@@ -381,11 +495,17 @@ conn_idles_init(struct worker *w)
 
 	if ((ci = calloc(1, sizeof(*ci))) == NULL)
 		return -1;
-	if ((ci->slab = slab_new(sizeof(struct conn_idle), w)) == NULL) {
-		free(ci);
+	if ((ci->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (ci->slab = slab_new(sizeof(struct conn_idle), w)) == NULL ||
+	    (ci->ready = event_new(w->base, ci->epfd, EV_READ | EV_PERSIST,
+	    conn_idle_ready_cb, NULL)) == NULL ||
+	    (ci->timer = evtimer_new(w->base, conn_idle_timer_cb, ci)) ==
+	    NULL || event_add(ci->ready, NULL) == -1) {
+		if (ci->epfd == -1)
+			log_warn("epoll_create1");
+		conn_idles_free(ci);
 		return -1;
 	}
-	TAILQ_INIT(&ci->list);
 	w->idles = ci;
 	return 0;
 }
@@ -398,6 +518,8 @@ conn_go_idle(struct conn *c)
 	struct worker *w = c->w;
 	struct timeval now, end, left = { 0, 0 };
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	struct epoll_event ee;
+	struct conn_idles *ci;
 	struct conn_idle *r;
 	uint64_t ms;
 
@@ -405,17 +527,29 @@ conn_go_idle(struct conn *c)
 		return -1;
 	if (w->idles == NULL && conn_idles_init(w) == -1)
 		return -1;
-	if ((r = slab_alloc(w->idles->slab)) == NULL)
+	ci = w->idles;
+	if (ci->n == ci->cap) {
+		unsigned cap = ci->cap ? 2 * ci->cap : 256;
+		struct conn_idle **h = realloc(ci->heap, cap * sizeof(*h));
+
+		if (h == NULL)
+			return -1;
+		ci->heap = h;
+		ci->cap = cap;
+	}
+	if ((r = slab_alloc(ci->slab)) == NULL)
 		return -1;
-	event_base_gettimeofday_cached(w->base, &now);
-	if (evutil_timercmp(&end, &now, >))
-		evutil_timersub(&end, &now, &left);
-	event_assign(&r->ev, w->base, fd, EV_READ | EV_PERSIST, conn_idle_cb,
-	    r);
-	if (event_add(&r->ev, &left) == -1) {
+	r->fd = fd;
+	memset(&ee, 0, sizeof(ee));
+	ee.events = EPOLLIN;
+	ee.data.ptr = r;
+	if (epoll_ctl(ci->epfd, EPOLL_CTL_ADD, fd, &ee) == -1) {
 		slab_release(r);
 		return -1;
 	}
+	event_base_gettimeofday_cached(w->base, &now);
+	if (evutil_timercmp(&end, &now, >))
+		evutil_timersub(&end, &now, &left);
 	ms = (uint64_t)left.tv_sec * 1000 + (uint64_t)left.tv_usec / 1000;
 	r->deadline_ms = conn_now_ms() + (uint32_t)(ms < INT32_MAX ? ms :
 	    INT32_MAX);
@@ -426,13 +560,17 @@ conn_go_idle(struct conn *c)
 	r->limits = c->limits;
 	r->mseries = c->mseries;
 	r->n_requests = c->n_requests;
-	TAILQ_INSERT_TAIL(&w->idles->list, r, link);
+	conn_heap_set(ci, ci->n++, r);
+	conn_heap_up(ci, r->hidx);
+	if (r->hidx == 0)
+		conn_idle_arm(ci);
 	if (log_get_level() >= LOG_LVL_DEBUG)
 		log_debug("conn %p: compact idle, fd %d", (void *)c, (int)fd);
 
 	flush_detach(w->flusher, &c->flush);
 	evtimer_del(&c->timer);
-	bufferevent_setfd(c->bev, -1);	/* so that freeing keeps the socket */
+	bufferevent_setfd(c->bev, -1);	/* out of libevent's epoll set, and
+					 * so that freeing keeps the socket */
 	bufferevent_free(c->bev);
 	TAILQ_REMOVE(&w->conns, c, link);	/* still in n_conns, as r */
 	free(c);
@@ -443,12 +581,12 @@ conn_go_idle(struct conn *c)
 static void
 conn_idle_drain_all(struct worker *w)
 {
-	struct conn_idle *r;
+	struct conn_idles *ci = w->idles;
 
-	if (w->idles == NULL)
+	if (ci == NULL)
 		return;
-	while ((r = TAILQ_FIRST(&w->idles->list)) != NULL)
-		conn_idle_drop(r, true);
+	while (ci->n > 0)
+		conn_idle_drop(ci->heap[ci->n - 1], true);
 }
 
 static void
@@ -704,11 +842,8 @@ conn_kill_all(struct worker *w)
 	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
 		conn_free(c);
 	conn_idle_drain_all(w);
-	if (w->idles != NULL) {
-		slab_free_all(w->idles->slab);
-		free(w->idles);
-		w->idles = NULL;
-	}
+	conn_idles_free(w->idles);
+	w->idles = NULL;
 	if (w->conn_sweep != NULL) {
 		event_free(w->conn_sweep);
 		w->conn_sweep = NULL;
