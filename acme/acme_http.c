@@ -48,7 +48,7 @@ struct acme_http_req {
 	int status;
 	char error[256];
 	char *content_type, *location, *replay_nonce, *retry_after;
-	char *cache_control;
+	char *cache_control, *expires, *date;
 	char *body;
 	size_t body_len;
 	int done;
@@ -119,6 +119,8 @@ req_free(struct acme_http_req *r)
 	free(r->replay_nonce);
 	free(r->retry_after);
 	free(r->cache_control);
+	free(r->expires);
+	free(r->date);
 	free(r->body);
 	free(r);
 }
@@ -162,6 +164,8 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 		.replay_nonce = r->replay_nonce,
 		.retry_after = r->retry_after,
 		.cache_control = r->cache_control,
+		.expires = r->expires,
+		.date = r->date,
 		.body = r->body ? r->body : "",
 		.body_len = r->body_len,
 	};
@@ -184,6 +188,8 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 	free(r->replay_nonce);
 	free(r->retry_after);
 	free(r->cache_control);
+	free(r->expires);
+	free(r->date);
 	free(r->body);
 	free(r);
 }
@@ -314,6 +320,8 @@ done_cb(struct evhttp_request *req, void *arg)
 	r->replay_nonce = header_dup(hdrs, "Replay-Nonce");
 	r->retry_after = header_dup(hdrs, "Retry-After");
 	r->cache_control = header_dup(hdrs, "Cache-Control");
+	r->expires = header_dup(hdrs, "Expires");
+	r->date = header_dup(hdrs, "Date");
 	in = evhttp_request_get_input_buffer(req);
 	n = evbuffer_get_length(in);
 	if (n > ACME_HTTP_MAX_BODY) {
@@ -470,11 +478,33 @@ fail:
 	return NULL;
 }
 
-long
-acme_http_retry_after(const char *v, time_t now)
+int
+acme_http_date(const char *v, time_t *out)
 {
 	struct tm tm;
 	const char *end;
+	time_t t;
+
+	if (v == NULL)
+		return -1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+	memset(&tm, 0, sizeof tm);
+	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL)
+		return -1;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (*end != '\0' || (t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*out = t;
+	return 0;
+}
+
+long
+acme_http_retry_after(const char *v, time_t now)
+{
 	char *e;
 	long n;
 	time_t t;
@@ -491,14 +521,7 @@ acme_http_retry_after(const char *v, time_t now)
 			return -1;
 		return n;
 	}
-	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
-	memset(&tm, 0, sizeof tm);
-	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (end == NULL)
-		return -1;
-	while (*end == ' ' || *end == '\t')
-		end++;
-	if (*end != '\0' || (t = timegm(&tm)) == (time_t)-1)
+	if (acme_http_date(v, &t) == -1)
 		return -1;
 	return t <= now ? 0 : (long)(t - now) > 365L * 86400 ? -1 :
 	    (long)(t - now);

@@ -42,6 +42,8 @@ struct acme_http_response {
 	const char *replay_nonce;
 	const char *retry_after;
 	const char *cache_control;
+	const char *expires;
+	const char *date;
 	const char *body;	/* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
 };
@@ -84,5 +86,7 @@ void acme_http_cancel(struct acme_http_req *r);
  * seconds from now (0 for a date in the past); -1 if absent or malformed.
  */
 long acme_http_retry_after(const char *value, time_t now);
+/* An HTTP-date (IMF-fixdate) -> *out; -1 if it is not one. */
+int acme_http_date(const char *value, time_t *out);
 
 #endif
