@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ struct acme_http_req {
 	char *url;			/* for log lines */
 	/* the response, copied out of libevent */
 	int status;
+	bool answered;		/* the server sent something HTTP-like */
 	char error[256];
 	char *content_type, *location, *replay_nonce, *retry_after;
 	char *cache_control, *expires, *date;
@@ -158,6 +160,7 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 	struct acme_http_req *r = arg;
 	struct acme_http_response resp = {
 		.status = r->status,
+		.answered = r->answered,
 		.error = r->error[0] ? r->error : NULL,
 		.content_type = r->content_type,
 		.location = r->location,
@@ -289,6 +292,8 @@ error_cb(enum evhttp_request_error e, void *arg)
 
 	if (r->done || r->conn == NULL)
 		return;
+	if (e == EVREQ_HTTP_DATA_TOO_LONG || e == EVREQ_HTTP_INVALID_HEADER)
+		r->answered = true;
 	describe_failure(r, e == EVREQ_HTTP_EOF || e == EVREQ_HTTP_BUFFER_ERROR ?
 	    NULL : req_error_name(e));
 }
@@ -314,6 +319,7 @@ done_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	r->status = evhttp_request_get_response_code(req);
+	r->answered = true;
 	hdrs = evhttp_request_get_input_headers(req);
 	r->content_type = header_dup(hdrs, "Content-Type");
 	r->location = header_dup(hdrs, "Location");
