@@ -105,16 +105,10 @@ fail:
 	return NULL;
 }
 
+/* The request's strings (the response copied out of libevent) and r. */
 static void
-req_free(struct acme_http_req *r)
+req_strings_free(struct acme_http_req *r)
 {
-	TAILQ_REMOVE(&r->h->reqs, r, entry);
-	if (r->conn != NULL)
-		evhttp_connection_free(r->conn);	/* drops r->req too */
-	if (r->deadline != NULL)
-		event_free(r->deadline);
-	if (r->deliver != NULL)
-		event_free(r->deliver);
 	free(r->url);
 	free(r->content_type);
 	free(r->location);
@@ -125,6 +119,19 @@ req_free(struct acme_http_req *r)
 	free(r->date);
 	free(r->body);
 	free(r);
+}
+
+static void
+req_free(struct acme_http_req *r)
+{
+	TAILQ_REMOVE(&r->h->reqs, r, entry);
+	if (r->conn != NULL)
+		evhttp_connection_free(r->conn);	/* drops r->req too */
+	if (r->deadline != NULL)
+		event_free(r->deadline);
+	if (r->deliver != NULL)
+		event_free(r->deliver);
+	req_strings_free(r);
 }
 
 void
@@ -185,16 +192,7 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(r->deadline);
 	event_free(r->deliver);
 	cb(&resp, cbarg);
-	free(r->url);
-	free(r->content_type);
-	free(r->location);
-	free(r->replay_nonce);
-	free(r->retry_after);
-	free(r->cache_control);
-	free(r->expires);
-	free(r->date);
-	free(r->body);
-	free(r);
+	req_strings_free(r);
 }
 
 static void
