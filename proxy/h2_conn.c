@@ -824,6 +824,30 @@ h2_resp_header_dropped(const struct exchange_header *h)
 	}
 }
 
+/* Decimal digits of v at the end of buf[24]; returns the first. */
+static char *
+h2_utoa(char *end, uint64_t v)
+{
+	char *p = end;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return p;
+}
+
+/*
+ * HPACK: the response head is handed over without copies (names
+ * lower-cased into the arena, values living as long as the exchange,
+ * which outlives the HEADERS frame: a stream closed first drops its
+ * queued frames).  X-Request-ID differs in every response: indexed, it
+ * would fill the connection's dynamic table with entries never used
+ * again, each evicting a useful one, and every lookup of the name would
+ * walk all of them (nghttp2's table chains entries by name).
+ */
+#define H2_NV_REF (NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE)
+
 static int
 h2_send_head(struct exchange *x)
 {
@@ -838,18 +862,21 @@ h2_send_head(struct exchange *x)
 
 	if (s->head_sent || s->resp_closed)
 		return -1;
-	if ((nva = arena_calloc(x->arena, x->n_resp_headers + 2,
+	if ((nva = arena_alloc(x->arena, (x->n_resp_headers + 2) *
 	    sizeof(*nva))) == NULL ||
-	    (status = arena_alloc(x->arena, 8)) == NULL)
+	    (status = arena_alloc(x->arena, 4)) == NULL)
 		return -1;
-	snprintf(status, 8, "%03u", (unsigned)x->status % 1000u);
+	status[0] = (char)('0' + (unsigned)x->status / 100 % 10);
+	status[1] = (char)('0' + (unsigned)x->status / 10 % 10);
+	status[2] = (char)('0' + (unsigned)x->status % 10);
+	status[3] = '\0';
 	nva[n++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7,
-	    3, NGHTTP2_NV_FLAG_NONE };
+	    3, H2_NV_REF };
 	/* A HEAD or 304 answer keeps the length it describes. */
 	keep_cl = x->resp_body == EXCHANGE_BODY_NONE;
 	for (i = 0; i < x->n_resp_headers; i++) {
 		const struct exchange_header *h = &x->resp_headers[i];
-		uint8_t *name;
+		uint8_t *name, flags = H2_NV_REF;
 
 		if (h->name == NULL || h->name_len == 0)
 			continue;
@@ -862,16 +889,20 @@ h2_send_head(struct exchange *x)
 		for (size_t k = 0; k < h->name_len; k++)
 			name[k] = (uint8_t)((h->name[k] >= 'A' &&
 			    h->name[k] <= 'Z') ? h->name[k] + 32 : h->name[k]);
+		if (h->name_len == 12 && memcmp(name, "x-request-id", 12) == 0)
+			flags |= NGHTTP2_NV_FLAG_NO_INDEX;
 		nva[n++] = (nghttp2_nv){ name, (uint8_t *)h->value,
-		    h->name_len, h->value_len, NGHTTP2_NV_FLAG_NONE };
+		    h->name_len, h->value_len, flags };
 	}
 	if (x->resp_body == EXCHANGE_BODY_LENGTH) {
+		char *end;
+
 		if ((len = arena_alloc(x->arena, 24)) == NULL)
 			return -1;
-		snprintf(len, 24, "%llu",
-		    (unsigned long long)x->resp_content_length);
+		end = len + 24;
+		len = h2_utoa(end, x->resp_content_length);
 		nva[n++] = (nghttp2_nv){ (uint8_t *)"content-length",
-		    (uint8_t *)len, 14, strlen(len), NGHTTP2_NV_FLAG_NONE };
+		    (uint8_t *)len, 14, (size_t)(end - len), H2_NV_REF };
 	}
 	s->has_body = x->resp_body != EXCHANGE_BODY_NONE &&
 	    !(x->method_flags & EXCHANGE_M_HEAD) &&
