@@ -70,6 +70,7 @@
 #define H2_DEFAULT_IDLE_MS 60000
 #define H2_WRITE_TIMEOUT_MS 60000	/* no progress writing: close */
 #define H2_HEADER_HARD_MAX (2 * H2_MAX_HEADER_LIST)	/* reset the stream */
+#define H2_SPARE_OUT 4			/* empty stream buffers kept for reuse */
 
 struct h2_conn;
 
@@ -80,6 +81,7 @@ struct h2_stream {
 	struct exchange *x;		/* owns the arena this struct is in */
 	struct evbuffer *out;		/* response body not framed yet */
 	struct event body_timer;	/* request body idle */
+	bool body_armed;		/* body_timer is pending */
 
 	/* request head, while HEADERS/CONTINUATION arrive */
 	const char *authority, *path, *scheme;
@@ -117,6 +119,8 @@ struct h2_conn {
 	struct event timer;		/* idle, or GOAWAY grace */
 	struct h2_stream_list streams;
 	unsigned n_streams;
+	struct evbuffer *spare[H2_SPARE_OUT];	/* for the next streams' out */
+	unsigned n_spare;
 	struct sockaddr_storage sa, local;
 	socklen_t sa_len, local_len;
 	char sni[CERTBUNDLE_NAME_MAX + 1];
@@ -131,6 +135,8 @@ struct h2_conn {
 	bool closing;			/* flushing before free */
 	bool drained_pending;		/* some stream wants on_drained */
 	bool tls;			/* bev is bufferevent_openssl */
+	bool kicked;			/* kick is active already */
+	bool timer_armed;		/* timer is pending */
 	unsigned mseries;		/* metrics: listener series */
 	unsigned limits;		/* connlimit flags to give back */
 };
@@ -151,6 +157,27 @@ tv_ms(struct timeval *tv, uint64_t ms)
 {
 	tv->tv_sec = (time_t)(ms / 1000);
 	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+/* The connection's timer (idle, or the GOAWAY grace), tracked so that
+ * the per-stream paths need no event_del of a timer not pending. */
+static void
+h2_conn_arm_timer(struct h2_conn *c, uint64_t ms)
+{
+	struct timeval tv;
+
+	tv_ms(&tv, ms);
+	evtimer_add(&c->timer, &tv);
+	c->timer_armed = true;
+}
+
+static void
+h2_conn_disarm_timer(struct h2_conn *c)
+{
+	if (c->timer_armed) {
+		evtimer_del(&c->timer);
+		c->timer_armed = false;
+	}
 }
 
 static uint64_t
@@ -236,18 +263,21 @@ h2_stream_free(struct h2_stream *s, bool aborted)
 		nghttp2_session_consume(c->ss, s->id, s->unconsumed);
 	if (c->ss != NULL)
 		nghttp2_session_set_stream_user_data(c->ss, s->id, NULL);
-	event_del(&s->body_timer);
+	if (s->body_armed)
+		event_del(&s->body_timer);
 	TAILQ_REMOVE(&c->streams, s, link);
 	c->n_streams--;
-	evbuffer_free(s->out);
+	/* the buffer serves a later stream: no free and new per stream */
+	if (c->n_spare < H2_SPARE_OUT && !c->closing &&
+	    evbuffer_drain(s->out, evbuffer_get_length(s->out)) == 0)
+		c->spare[c->n_spare++] = s->out;
+	else
+		evbuffer_free(s->out);
 	if (aborted && x->state != EXCHANGE_DONE)
 		x->state = EXCHANGE_ABORTED;
 	exchange_free(x);	/* frees s too (its arena) */
-	if (c->n_streams == 0 && !c->draining && !c->closing) {
-		struct timeval tv;
-		tv_ms(&tv, h2_idle_ms(c));
-		evtimer_add(&c->timer, &tv);
-	}
+	if (c->n_streams == 0 && !c->draining && !c->closing)
+		h2_conn_arm_timer(c, h2_idle_ms(c));
 }
 
 static void h2_body_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -260,8 +290,13 @@ h2_stream_new(struct h2_conn *c, int32_t id)
 
 	if ((x = exchange_new(c->w, &h2_front, NULL)) == NULL)
 		return NULL;
-	if ((s = arena_calloc(x->arena, 1, sizeof(*s))) == NULL ||
-	    (s->out = evbuffer_new()) == NULL) {
+	if ((s = arena_calloc(x->arena, 1, sizeof(*s))) == NULL) {
+		exchange_free(x);
+		return NULL;
+	}
+	if (c->n_spare > 0)
+		s->out = c->spare[--c->n_spare];
+	else if ((s->out = evbuffer_new()) == NULL) {
 		exchange_free(x);
 		return NULL;
 	}
@@ -272,7 +307,10 @@ h2_stream_new(struct h2_conn *c, int32_t id)
 	evtimer_assign(&s->body_timer, c->w->base, h2_body_timer_cb, s);
 	TAILQ_INSERT_TAIL(&c->streams, s, link);
 	c->n_streams++;
-	evtimer_del(&c->timer);		/* not idle */
+	if (c->timer_armed && !c->draining) {	/* not idle any more */
+		evtimer_del(&c->timer);
+		c->timer_armed = false;
+	}
 	return s;
 }
 
@@ -283,6 +321,16 @@ h2_stream_arm_body_timer(struct h2_stream *s)
 
 	tv_ms(&tv, h2_idle_ms(s->c));
 	evtimer_add(&s->body_timer, &tv);
+	s->body_armed = true;
+}
+
+static void
+h2_stream_disarm_body_timer(struct h2_stream *s)
+{
+	if (s->body_armed) {
+		event_del(&s->body_timer);
+		s->body_armed = false;
+	}
 }
 
 /* The client stopped sending its body. */
@@ -291,6 +339,7 @@ h2_body_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct h2_stream *s = arg;
 
+	s->body_armed = false;
 	if (s->req_done)
 		return;
 	s->discard = true;
@@ -655,7 +704,7 @@ h2_on_frame_recv(nghttp2_session *ss, const nghttp2_frame *frame, void *arg)
 		if (end && !s->req_done) {	/* trailers end the body */
 			s->req_done = true;
 			s->x->req_body_done = true;
-			event_del(&s->body_timer);
+			h2_stream_disarm_body_timer(s);
 			h2_stream_body_event(s);
 		}
 		break;
@@ -667,7 +716,7 @@ h2_on_frame_recv(nghttp2_session *ss, const nghttp2_frame *frame, void *arg)
 		if (end) {
 			s->req_done = true;
 			s->x->req_body_done = true;
-			event_del(&s->body_timer);
+			h2_stream_disarm_body_timer(s);
 		}
 		if (s->started && (frame->hd.length > 0 || end))
 			h2_stream_body_event(s);
@@ -1020,6 +1069,8 @@ h2_conn_free(struct h2_conn *c)
 	event_del(&c->timer);
 	while ((s = TAILQ_FIRST(&c->streams)) != NULL)
 		h2_stream_free(s, true);
+	while (c->n_spare > 0)
+		evbuffer_free(c->spare[--c->n_spare]);
 	nghttp2_session_del(c->ss);
 	c->ss = NULL;
 	bufferevent_free(c->bev);
@@ -1036,7 +1087,7 @@ h2_conn_close(struct h2_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	evtimer_del(&c->timer);
+	h2_conn_disarm_timer(c);
 	bufferevent_disable(c->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		tls_bufferevent_close_notify(c->bev);
@@ -1086,14 +1137,20 @@ h2_conn_flush(struct h2_conn *c)
 static void
 h2_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	h2_conn_flush(arg);
+	struct h2_conn *c = arg;
+
+	c->kicked = false;
+	h2_conn_flush(c);
 }
 
+/* Once per loop pass however many streams asked. */
 static void
 h2_conn_kick(struct h2_conn *c)
 {
-	if (!c->closing)
+	if (!c->closing && !c->kicked) {
+		c->kicked = true;
 		event_active(&c->kick, EV_TIMEOUT, 0);
+	}
 }
 
 static void
@@ -1165,6 +1222,7 @@ h2_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct h2_conn *c = arg;
 
+	c->timer_armed = false;
 	if (c->draining && !c->goaway_final) {
 		c->goaway_final = true;
 		nghttp2_submit_goaway(c->ss, NGHTTP2_FLAG_NONE,
@@ -1187,14 +1245,12 @@ static void
 h2_conn_drain(struct wfront *f)
 {
 	struct h2_conn *c = (struct h2_conn *)f;
-	struct timeval tv;
 
 	if (c->draining || c->closing)
 		return;
 	c->draining = true;
 	nghttp2_submit_shutdown_notice(c->ss);
-	tv_ms(&tv, H2_GOAWAY_GRACE_MS);
-	evtimer_add(&c->timer, &tv);
+	h2_conn_arm_timer(c, H2_GOAWAY_GRACE_MS);
 	h2_conn_kick(c);
 }
 
@@ -1307,8 +1363,7 @@ h2_conn_start(struct worker *w, struct bufferevent *bev,
 	    listener_find_conf(w->cur->snap->conf, local, local_len));
 	event_assign(&c->kick, w->base, -1, 0, h2_kick_cb, c);
 	evtimer_assign(&c->timer, w->base, h2_timer_cb, c);
-	tv_ms(&tv, h2_idle_ms(c));
-	evtimer_add(&c->timer, &tv);
+	h2_conn_arm_timer(c, h2_idle_ms(c));
 
 	(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
 	    &one, sizeof(one));
