@@ -849,25 +849,25 @@ h2_on_frame_send(nghttp2_session *ss, const nghttp2_frame *frame, void *arg)
 
 /* ---- the exchange front ------------------------------------------------- */
 
+/* Connection-specific fields HTTP/2 forbids, and the length we set
+ * ourselves; name is lower-case. */
 static bool
-h2_resp_header_dropped(const struct exchange_header *h)
+h2_resp_header_dropped(const uint8_t *name, size_t len)
 {
-	switch (h->name_len) {
+	switch (len) {
 	case 2:
-		return evutil_ascii_strncasecmp(h->name, "te", 2) == 0;
+		return memcmp(name, "te", 2) == 0;
 	case 7:
-		return evutil_ascii_strncasecmp(h->name, "upgrade", 7) == 0;
+		return memcmp(name, "upgrade", 7) == 0;
 	case 10:
-		return evutil_ascii_strncasecmp(h->name, "connection", 10) == 0 ||
-		    evutil_ascii_strncasecmp(h->name, "keep-alive", 10) == 0;
+		return memcmp(name, "connection", 10) == 0 ||
+		    memcmp(name, "keep-alive", 10) == 0;
 	case 14:
-		return evutil_ascii_strncasecmp(h->name, "content-length", 14) == 0;
+		return memcmp(name, "content-length", 14) == 0;
 	case 16:
-		return evutil_ascii_strncasecmp(h->name, "proxy-connection",
-		    16) == 0;
+		return memcmp(name, "proxy-connection", 16) == 0;
 	case 17:
-		return evutil_ascii_strncasecmp(h->name, "transfer-encoding",
-		    17) == 0;
+		return memcmp(name, "transfer-encoding", 17) == 0;
 	default:
 		return false;
 	}
@@ -904,17 +904,22 @@ h2_send_head(struct exchange *x)
 	struct h2_conn *c = s->c;
 	nghttp2_data_provider dp;
 	nghttp2_nv *nva;
+	uint8_t *lower;
 	char *status, *len = NULL;
-	size_t i, n = 0;
+	size_t i, n = 0, names = 0;
 	bool keep_cl;
 	int rv;
 
 	if (s->head_sent || s->resp_closed)
 		return -1;
+	/* one arena block: the lower-cased names, the status, the length */
+	for (i = 0; i < x->n_resp_headers; i++)
+		names += x->resp_headers[i].name_len;
 	if ((nva = arena_alloc(x->arena, (x->n_resp_headers + 2) *
 	    sizeof(*nva))) == NULL ||
-	    (status = arena_alloc(x->arena, 4)) == NULL)
+	    (lower = arena_alloc(x->arena, names + 4 + 24)) == NULL)
 		return -1;
+	status = (char *)lower + names;
 	status[0] = (char)('0' + (unsigned)x->status / 100 % 10);
 	status[1] = (char)('0' + (unsigned)x->status / 10 % 10);
 	status[2] = (char)('0' + (unsigned)x->status % 10);
@@ -925,30 +930,28 @@ h2_send_head(struct exchange *x)
 	keep_cl = x->resp_body == EXCHANGE_BODY_NONE;
 	for (i = 0; i < x->n_resp_headers; i++) {
 		const struct exchange_header *h = &x->resp_headers[i];
-		uint8_t *name, flags = H2_NV_REF;
+		uint8_t *name = lower, flags = H2_NV_REF;
 
 		if (h->name == NULL || h->name_len == 0)
 			continue;
-		if (h2_resp_header_dropped(h) && !(keep_cl &&
+		/* HTTP/2 field names are lower-case */
+		for (size_t k = 0; k < h->name_len; k++) {
+			uint8_t ch = (uint8_t)h->name[k];
+			name[k] = (uint8_t)((unsigned)(ch - 'A') < 26u ? ch + 32 :
+			    ch);
+		}
+		if (h2_resp_header_dropped(name, h->name_len) && !(keep_cl &&
 		    h->name_len == 14))
 			continue;
-		/* HTTP/2 field names are lower-case */
-		if ((name = arena_alloc(x->arena, h->name_len)) == NULL)
-			return -1;
-		for (size_t k = 0; k < h->name_len; k++)
-			name[k] = (uint8_t)((h->name[k] >= 'A' &&
-			    h->name[k] <= 'Z') ? h->name[k] + 32 : h->name[k]);
+		lower += h->name_len;
 		if (h->name_len == 12 && memcmp(name, "x-request-id", 12) == 0)
 			flags |= NGHTTP2_NV_FLAG_NO_INDEX;
 		nva[n++] = (nghttp2_nv){ name, (uint8_t *)h->value,
 		    h->name_len, h->value_len, flags };
 	}
 	if (x->resp_body == EXCHANGE_BODY_LENGTH) {
-		char *end;
+		char *end = status + 4 + 24;
 
-		if ((len = arena_alloc(x->arena, 24)) == NULL)
-			return -1;
-		end = len + 24;
 		len = h2_utoa(end, x->resp_content_length);
 		nva[n++] = (nghttp2_nv){ (uint8_t *)"content-length",
 		    (uint8_t *)len, 14, (size_t)(end - len), H2_NV_REF };
