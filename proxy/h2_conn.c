@@ -119,6 +119,7 @@ struct h2_conn {
 	struct event timer;		/* idle, or GOAWAY grace */
 	struct h2_stream_list streams;
 	unsigned n_streams;
+	struct h2_stream *hstream;	/* the last request head begun */
 	struct evbuffer *spare[H2_SPARE_OUT];	/* for the next streams' out */
 	unsigned n_spare;
 	struct sockaddr_storage sa, local;
@@ -263,6 +264,8 @@ h2_stream_free(struct h2_stream *s, bool aborted)
 		nghttp2_session_consume(c->ss, s->id, s->unconsumed);
 	if (c->ss != NULL)
 		nghttp2_session_set_stream_user_data(c->ss, s->id, NULL);
+	if (c->hstream == s)
+		c->hstream = NULL;
 	if (s->body_armed)
 		event_del(&s->body_timer);
 	TAILQ_REMOVE(&c->streams, s, link);
@@ -397,23 +400,33 @@ h2_on_begin_headers(nghttp2_session *ss, const nghttp2_frame *frame,
 	if ((s = h2_stream_new(c, frame->hd.stream_id)) == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	nghttp2_session_set_stream_user_data(ss, frame->hd.stream_id, s);
+	c->hstream = s;
 	return 0;
 }
 
 #define IS(n, l, lit) ((l) == sizeof(lit) - 1 && memcmp((n), (lit), (l)) == 0)
 
+/* One field of a request head.  A name from HPACK's static table is
+ * nghttp2's own constant string and is kept as is; any other name and
+ * every value are copied into the exchange's arena. */
 static int
 h2_on_header(nghttp2_session *ss, const nghttp2_frame *frame,
-    const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen,
-    uint8_t flags, void *arg)
+    nghttp2_rcbuf *name_rc, nghttp2_rcbuf *value_rc, uint8_t flags,
+    void *arg)
 {
 	struct h2_conn *c = arg;
-	struct h2_stream *s;
+	struct h2_stream *s = c->hstream;
 	struct exchange *x;
+	nghttp2_vec nv = nghttp2_rcbuf_get_buf(name_rc);
+	nghttp2_vec vv = nghttp2_rcbuf_get_buf(value_rc);
+	const uint8_t *name = nv.base, *value = vv.base;
+	size_t nlen = nv.len, vlen = vv.len;
 	const char *n = (const char *)name;
 	char *v;
 
-	if (frame->hd.type != NGHTTP2_HEADERS ||
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	if ((s == NULL || s->id != frame->hd.stream_id) &&
 	    (s = h2_stream_get(c, frame->hd.stream_id)) == NULL)
 		return 0;
 	if (s->started)
@@ -476,7 +489,8 @@ h2_on_header(nghttp2_session *ss, const nghttp2_frame *frame,
 	    evutil_ascii_strncasecmp(v, "100-continue", 12) == 0)
 		x->expect_continue = true;
 	{
-		char *nn = arena_memdup(x->arena, name, nlen);
+		const char *nn = nghttp2_rcbuf_is_static(name_rc) ? n :
+		    arena_memdup(x->arena, name, nlen);
 		if (nn == NULL || h2_hdr_add(s, nn, nlen, v, vlen) == -1)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
@@ -1284,7 +1298,7 @@ h2_session_new(struct h2_conn *c)
 	nghttp2_session_callbacks_set_send_data_callback(cb, h2_send_data_cb);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
 	    h2_on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
+	nghttp2_session_callbacks_set_on_header_callback2(cb, h2_on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
 	    h2_on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
