@@ -122,6 +122,7 @@ struct h2_conn {
 	struct h2_stream *hstream;	/* the last request head begun */
 	struct evbuffer *spare[H2_SPARE_OUT];	/* for the next streams' out */
 	unsigned n_spare;
+	unsigned n_heads;		/* response heads submitted */
 	struct sockaddr_storage sa, local;
 	socklen_t sa_len, local_len;
 	char sni[CERTBUNDLE_NAME_MAX + 1];
@@ -907,8 +908,13 @@ h2_utoa(char *end, uint64_t v)
  * queued frames).  X-Request-ID differs in every response: indexed, it
  * would fill the connection's dynamic table with entries never used
  * again, each evicting a useful one, and every lookup of the name would
- * walk all of them (nghttp2's table chains entries by name).
+ * walk all of them (nghttp2's table chains entries by name).  So it goes
+ * out never-indexed, except once every H2_RID_INDEX_EVERY responses of
+ * the connection: that one entry lets the others refer to the name by
+ * index instead of spelling it out (nghttp2 has no "without indexing"
+ * flag, and a never-indexed field may still name a table entry).
  */
+#define H2_RID_INDEX_EVERY 256
 #define H2_NV_REF (NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE)
 
 static int
@@ -958,7 +964,8 @@ h2_send_head(struct exchange *x)
 		    h->name_len == 14))
 			continue;
 		lower += h->name_len;
-		if (h->name_len == 12 && memcmp(name, "x-request-id", 12) == 0)
+		if (h->name_len == 12 && memcmp(name, "x-request-id", 12) == 0 &&
+		    c->n_heads % H2_RID_INDEX_EVERY != 0)
 			flags |= NGHTTP2_NV_FLAG_NO_INDEX;
 		nva[n++] = (nghttp2_nv){ name, (uint8_t *)h->value,
 		    h->name_len, h->value_len, flags };
@@ -985,6 +992,7 @@ h2_send_head(struct exchange *x)
 		return -1;
 	}
 	s->head_sent = true;
+	c->n_heads++;
 	h2_conn_kick(c);
 	return 0;
 }
