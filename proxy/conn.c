@@ -1046,6 +1046,19 @@ h1_out_pending(struct exchange *x)
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
+static int
+h1_raw_fd(struct exchange *x)
+{
+	struct conn *c = x->front_ctx;
+
+	if (c->tls || c->bev == NULL || c->resp_chunked ||
+	    c->state != CONN_H1_EXCHANGE || c->lingering ||
+	    x->resp_body != EXCHANGE_BODY_LENGTH ||
+	    (x->method_flags & EXCHANGE_M_HEAD))
+		return -1;
+	return bufferevent_getfd(c->bev);
+}
+
 static void
 h1_req_body_resume(struct exchange *x)
 {
@@ -1172,5 +1185,6 @@ static const struct exchange_front h1_front = {
 	.send_continue = h1_send_continue,
 	.out_pending = h1_out_pending,
 	.req_body_resume = h1_req_body_resume,
+	.raw_fd = h1_raw_fd,
 	.tunnel = h1_tunnel,
 };

@@ -29,6 +29,7 @@ struct wsnap;
 struct conn;
 struct upstream_cache;
 struct flusher;
+struct splice_pipes;
 struct accesslog_buf;
 struct h1_request;
 struct h1_response;
@@ -95,6 +96,7 @@ struct worker {
 	struct h1_response *scratch_resp;
 	struct upstream_cache *ucache;	/* idle upstream connections */
 	struct flusher *flusher;	/* write-behind queue (flush.h) */
+	struct splice_pipes *pipes;	/* splice(2) bodies (splice.h) */
 	struct event *conn_sweep;	/* conn.c: idle conns shed buffers */
 	struct accesslog_buf *alog;
 
