@@ -20,7 +20,9 @@
  * Bodies are re-framed on both sides (Content-Length kept, chunked
  * decoded and re-encoded) and never held whole: the request body moves
  * when the upstream's output is under EXCHANGE_BUF_HIGH, the response
- * body when the client's is.
+ * body when the client's is.  A large Content-Length body that nothing
+ * transforms, between plain sockets, moves in the kernel instead
+ * (splice(2), proxy/splice.h) once what the buffers held is out.
  *
  * Timeouts (from the pool): connect; response (504 when no head came
  * that long after the request was sent; also the idle time between body

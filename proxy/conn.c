@@ -8,7 +8,9 @@
  * exchange's arena; body bytes move from the socket's input buffer into
  * the exchange's req_body by evbuffer_remove_buffer (whole chains move, no
  * copy) or, for chunked bodies, decoded by h1_chunked_feed.  Response
- * bytes move the same way into the output buffer.  Back-pressure: the
+ * bytes move the same way into the output buffer, or, for a spliced
+ * body (h1_raw_fd, proxy/splice.h), straight into the socket while the
+ * output buffer is empty.  Back-pressure: the
  * input stops being read at CONN_INPUT_HIGH, req_body stops being filled
  * at EXCHANGE_BUF_HIGH, and the write callback (low watermark
  * EXCHANGE_BUF_LOW) tells the action when it may produce again.
