@@ -258,10 +258,12 @@ splice_pump(struct splice_xfer *s)
 			src_dry = (size_t)n < want;
 		}
 		if (s->in_pipe > 0) {
+			/* no SPLICE_F_MORE: it would hold the last partial
+			 * segment back while the pump waits for the source */
 			n = splice(s->pipe.fd[0], NULL, s->dst, NULL, s->in_pipe,
-			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK |
-			    (s->left > 0 ? SPLICE_F_MORE : 0));
-			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n == 0 || (n < 0 && errno != EAGAIN &&
+			    errno != EINTR)) {
 				splice_end(s, SPLICE_DST_ERROR);
 				return;
 			}
