@@ -8,7 +8,9 @@
  * exchange's arena; body bytes move from the socket's input buffer into
  * the exchange's req_body by evbuffer_remove_buffer (whole chains move, no
  * copy) or, for chunked bodies, decoded by h1_chunked_feed.  Response
- * bytes move the same way into the output buffer.  Back-pressure: the
+ * bytes move the same way into the output buffer, or, for a spliced
+ * body (h1_raw_fd, proxy/splice.h), straight into the socket while the
+ * output buffer is empty.  Back-pressure: the
  * input stops being read at CONN_INPUT_HIGH, req_body stops being filled
  * at EXCHANGE_BUF_HIGH, and the write callback (low watermark
  * EXCHANGE_BUF_LOW) tells the action when it may produce again.
@@ -1377,6 +1379,19 @@ h1_out_pending(struct exchange *x)
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
+static int
+h1_raw_fd(struct exchange *x)
+{
+	struct conn *c = x->front_ctx;
+
+	if (c->tls || c->bev == NULL || c->resp_chunked ||
+	    c->state != CONN_H1_EXCHANGE || c->lingering ||
+	    x->resp_body != EXCHANGE_BODY_LENGTH ||
+	    (x->method_flags & EXCHANGE_M_HEAD))
+		return -1;
+	return bufferevent_getfd(c->bev);
+}
+
 static void
 h1_req_body_resume(struct exchange *x)
 {
@@ -1503,5 +1518,6 @@ static const struct exchange_front h1_front = {
 	.send_continue = h1_send_continue,
 	.out_pending = h1_out_pending,
 	.req_body_resume = h1_req_body_resume,
+	.raw_fd = h1_raw_fd,
 	.tunnel = h1_tunnel,
 };

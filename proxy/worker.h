@@ -30,6 +30,7 @@ struct conn;
 struct conn_idles;
 struct upstream_cache;
 struct flusher;
+struct splice_pipes;
 struct accesslog_buf;
 struct h1_request;
 struct h1_response;
@@ -98,6 +99,7 @@ struct worker {
 	struct h1_response *scratch_resp;
 	struct upstream_cache *ucache;	/* idle upstream connections */
 	struct flusher *flusher;	/* write-behind queue (flush.h) */
+	struct splice_pipes *pipes;	/* splice(2) bodies (splice.h) */
 	struct event *conn_sweep;	/* conn.c: idle conns shed buffers */
 	struct conn_idles *idles;	/* conn.c: compact idle conns */
 	struct accesslog_buf *alog;
