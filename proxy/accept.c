@@ -197,6 +197,7 @@ accept_tls_event_cb(struct bufferevent *bev, short what, void *arg)
 			accept_return_limits(w, &sa);
 			return;
 		}
+		tls_bufferevent_write_idle(bev);	/* nothing to say yet */
 		/* A request sent with the handshake's last flight is already
 		 * in the input buffer: no new read event would announce it. */
 		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
@@ -235,6 +236,9 @@ accept_tls(struct worker *w, struct accepting *a, SSL_CTX *ctx,
 	bufferevent_set_timeouts(a->bev, &tv, &tv);
 	bufferevent_setcb(a->bev, NULL, NULL, accept_tls_event_cb, a);
 	bufferevent_enable(a->bev, EV_READ | EV_WRITE);
+	/* The server speaks second: wait for the ClientHello only.  The
+	 * handshake puts the write event back when a write would block. */
+	tls_bufferevent_write_idle(a->bev);
 }
 
 /* ---- PROXY protocol ---------------------------------------------------- */

@@ -886,8 +886,10 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 static void
 conn_queue_flush(struct conn *c)
 {
-	if (c->tls)	/* TLS: one record per response, not per chunk */
+	if (c->tls) {	/* TLS: one record per response, not per chunk, */
 		tls_bufferevent_coalesce(c->bev);
+		tls_bufferevent_write_soon(c->bev);	/* in this pass */
+	}
 	flush_queue(c->w->flusher, &c->flush);	/* detached for TLS */
 }
 
