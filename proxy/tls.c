@@ -626,6 +626,14 @@ tls_bufferevent_write_soon(struct bufferevent *bev)
 		event_active(&bev->ev_write, EV_WRITE, 1);
 }
 
+bool
+tls_bufferevent_pending(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	return ssl != NULL && SSL_has_pending(ssl) == 1;
+}
+
 void
 tls_bufferevent_coalesce(struct bufferevent *bev)
 {

@@ -150,6 +150,10 @@ void tls_bufferevent_write_idle(struct bufferevent *bev);
  */
 void tls_bufferevent_write_soon(struct bufferevent *bev);
 
+/* Whether bev's SSL holds received bytes not yet read through it (a
+ * partial or unread record); false on a plain bufferevent. */
+bool tls_bufferevent_pending(struct bufferevent *bev);
+
 /* The largest TLS record's plaintext: one SSL_read never returns more,
  * so a bufferevent_openssl reads at most this much at a time (a larger
  * reservation only makes libevent malloc, and glibc mmap, a huge input
