@@ -11,6 +11,7 @@
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/listener.h>
 
 #include "common/log.h"
@@ -37,6 +39,7 @@
 #include "proxy/upstream.h"
 
 #define WORKER_ACCEPT_BACKOFF_MS 100	/* pause after EMFILE/ENFILE */
+#define WORKER_FD_SLOTS_AHEAD 4096	/* libevent fd entries made at once */
 
 uint64_t
 worker_now_ns(void)
@@ -130,6 +133,49 @@ workers_new(unsigned n)
 
 /* ---- accepting ---------------------------------------------------------- */
 
+/*
+ * libevent keeps a small entry (evmap_io, 32 bytes with malloc's header)
+ * per descriptor number its base has ever watched, made on the first
+ * event_add and never freed.  Made one by one as connections come in,
+ * those entries end up spread over the heap among everything the busy
+ * connections allocate, and once those are freed each entry pins a page
+ * that is otherwise free: with 10,000 idle keep-alive connections that
+ * was about 200 bytes of resident memory per connection (issue 6).  So
+ * when a descriptor number above the ones seen so far comes in, the
+ * worker makes the entries for the next WORKER_FD_SLOTS_AHEAD numbers in
+ * one go, packed together: it duplicates fd onto free numbers from there
+ * (F_DUPFD picks free ones only, so no other thread's descriptor is
+ * touched), adds and deletes an event on each, and closes them.  Four
+ * system calls per descriptor number, once in the life of the process.
+ */
+static void
+worker_fd_slot_cb(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+static void
+worker_fd_slots(struct worker *w, evutil_socket_t fd)
+{
+	int n, d, next = fd + 1, want;
+	struct event ev;
+
+	if (fd < w->fd_slots)
+		return;
+	want = fd < 256 ? 256 : fd < WORKER_FD_SLOTS_AHEAD ? fd :
+	    WORKER_FD_SLOTS_AHEAD;
+	for (n = 0; n < want; n++) {
+		if ((d = fcntl(fd, F_DUPFD_CLOEXEC, next)) < 0)
+			break;
+		event_assign(&ev, w->base, d, EV_READ, worker_fd_slot_cb,
+		    NULL);
+		if (event_add(&ev, NULL) == 0)
+			event_del(&ev);
+		close(d);
+		next = d + 1;
+	}
+	w->fd_slots = next;
+}
+
 static void
 worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
@@ -154,6 +200,7 @@ worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	}
 	w->accept_limits = (unsigned)lim;
 	wl->backoff_logged = false;
+	worker_fd_slots(w, fd);
 
 	/* PROXY header, TLS handshake, then HTTP/1.1 or HTTP/2 (accept.c) */
 	accept_start(w, fd, sa, (socklen_t)len, &wl->ls->sa, wl->ls->sa_len);
@@ -349,7 +396,9 @@ worker_main(void *arg)
  * instead of one epoll_ctl each.  bufferevent_openssl adds and removes its
  * events several times per pass around a TLS handshake (issue 6: 10
  * epoll_ctl per connection down to 6).  libevent's caveat is descriptors
- * cloned with dup(): workers register none.
+ * cloned with dup() registered in epoll: the only dup()s here are
+ * worker_fd_slots' (an event added and deleted in one pass, which the
+ * changelist cancels before it reaches epoll, so they never are).
  */
 static struct event_base *
 worker_base_new(void)
