@@ -50,6 +50,7 @@
 #include "proxy/slab.h"
 #include "proxy/snapshot.h"
 #include "proxy/tls.h"
+#include "proxy/tlsio.h"
 #include "proxy/worker.h"
 
 #define CONN_INPUT_HIGH (64 * 1024)	/* bytes read ahead from a client */
@@ -89,6 +90,8 @@ struct conn {
 	struct h1_chunked chunked;
 	unsigned n_requests;
 	bool tls;
+	bool tlsio;			/* TLS through tlsio.h (else a
+					 * bufferevent_openssl) */
 	bool keep_alive;		/* the request allows another one */
 	bool chunked_body;
 	bool body_done;
@@ -194,12 +197,16 @@ conn_setup_bev(struct conn *c)
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
-	if (c->tls) {	/* bufferevent_openssl writes by itself */
+	if (c->tls && !c->tlsio) {
+		/* bufferevent_openssl writes by itself */
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
-	} else {	/* no FIONREAD (rawread.h), write-behind (flush.h) */
-		(void)rawread_attach(bev);	/* else libevent's reads */
+	} else {	/* no FIONREAD (rawread.h), write-behind (flush.h);
+			 * TLS: tlsio.h reads and writes the same way */
+		if (!c->tls)
+			(void)rawread_attach(bev);	/* else libevent's */
 		bufferevent_enable(bev, EV_READ);
 		flush_attach(&c->flush, bev);
+		c->flush.write = c->tls ? tlsio_flush : NULL;
 	}
 }
 
@@ -640,12 +647,14 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	l = listener_find_conf(w->cur->snap->conf, local, local_len);
 	if (l == NULL || (c = conn_alloc(w)) == NULL) {
 		/* The address left the configuration a moment ago. */
-		bufferevent_free(bev);
+		tlsio_free(bev);
 		return -1;
 	}
 	c->w = w;
 	c->bev = bev;
 	c->tls = tls;
+	c->tlsio = tls && tlsio_ssl(bev) != NULL &&
+	    bufferevent_openssl_get_ssl(bev) == NULL;
 	c->limits = (uint8_t)w->accept_limits;	/* counted by worker_accept_cb */
 	w->accept_limits = 0;
 	if (sa_len > sizeof(c->sa))
@@ -757,7 +766,7 @@ conn_free(struct conn *c)
 	evtimer_del(&c->timer);
 	flush_detach(c->w->flusher, &c->flush);
 	if (c->bev != NULL)
-		bufferevent_free(c->bev);
+		tlsio_free(c->bev);	/* any bufferevent; TLS: the session */
 	c->state = CONN_CLOSED;
 	connlimit_release(&c->sa.sa, c->limits);
 	metrics_conn_close(c->w->id, c->mseries);	/* admin hook */
@@ -1051,7 +1060,7 @@ conn_read_head(struct conn *c)
 		x->host_len = (size_t)rc;
 	} else if (c->tls && (p = arena_alloc(x->arena,
 	    CERTBUNDLE_NAME_MAX + 1)) != NULL &&
-	    (rc = tls_servername(bufferevent_openssl_get_ssl(c->bev), p)) > 0) {
+	    (rc = tls_servername(tlsio_ssl(c->bev), p)) > 0) {
 		/* no Host (HTTP/1.0): the TLS SNI names the site */
 		x->host = p;
 		x->host_len = (size_t)rc;
@@ -1240,11 +1249,12 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 static void
 conn_queue_flush(struct conn *c)
 {
-	if (c->tls) {	/* TLS: one record per response, not per chunk, */
+	if (c->tls && !c->tlsio) {	/* one record per response, */
 		tls_bufferevent_coalesce(c->bev);
 		tls_bufferevent_write_soon(c->bev);	/* in this pass */
 	}
-	flush_queue(c->w->flusher, &c->flush);	/* detached for TLS */
+	flush_queue(c->w->flusher, &c->flush);	/* detached for
+						 * bufferevent_openssl */
 }
 
 static void
