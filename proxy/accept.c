@@ -245,6 +245,9 @@ accept_tls(struct worker *w, struct accepting *a, SSL_CTX *ctx,
 	bufferevent_set_timeouts(a->bev, &tv, &tv);
 	bufferevent_setcb(a->bev, NULL, NULL, accept_tls_event_cb, a);
 	bufferevent_enable(a->bev, EV_READ | EV_WRITE);
+	/* The server speaks second: wait for the ClientHello only.  The
+	 * handshake puts the write event back when a write would block. */
+	tls_bufferevent_write_idle(a->bev);
 }
 
 /* ---- PROXY protocol ---------------------------------------------------- */

@@ -30,6 +30,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -608,6 +609,31 @@ tls_bufferevent_close_notify(struct bufferevent *bev)
 		return;
 	(void)SSL_shutdown(ssl);
 	ERR_clear_error();
+}
+
+void
+tls_bufferevent_write_idle(struct bufferevent *bev)
+{
+	if (bufferevent_openssl_get_ssl(bev) != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		(void)event_del(&bev->ev_write);
+}
+
+void
+tls_bufferevent_write_soon(struct bufferevent *bev)
+{
+	if (bufferevent_openssl_get_ssl(bev) != NULL &&
+	    (bufferevent_get_enabled(bev) & EV_WRITE) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		event_active(&bev->ev_write, EV_WRITE, 1);
+}
+
+bool
+tls_bufferevent_pending(struct bufferevent *bev)
+{
+	SSL *ssl = tlsio_ssl(bev);
+
+	return ssl != NULL && SSL_has_pending(ssl) == 1;
 }
 
 void

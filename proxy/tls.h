@@ -129,6 +129,31 @@ struct bufferevent *tls_bufferevent_accept(SSL_CTX *ctx,
  */
 void tls_bufferevent_close_notify(struct bufferevent *bev);
 
+/*
+ * With nothing to send: take bev's write event off the event loop, where
+ * bufferevent_openssl_socket_new, the end of the handshake (libevent's
+ * set_open_callbacks) and bufferevent_enable(EV_WRITE) put it.  During
+ * the handshake, libevent puts it back when a write would block; after
+ * it, with EV_WRITE still enabled, as soon as output is added (and takes
+ * it off again once the output is empty): the same states, reached
+ * without an epoll_ctl pair and a wakeup for an empty write.
+ */
+void tls_bufferevent_write_idle(struct bufferevent *bev);
+
+/*
+ * Have bev's output written in this loop pass, after the callbacks
+ * already queued, instead of after an epoll_wait that says the socket is
+ * writable (bufferevent_openssl waits for that: its output callback only
+ * registers the write event).  The write event registered and dropped in
+ * the same pass costs no epoll_ctl either (the worker's changelist).  A
+ * write that would block leaves the write event registered, as before.
+ */
+void tls_bufferevent_write_soon(struct bufferevent *bev);
+
+/* Whether bev's SSL holds received bytes not yet read through it (a
+ * partial or unread record); false on a plain bufferevent. */
+bool tls_bufferevent_pending(struct bufferevent *bev);
+
 /* The largest TLS record's plaintext: one SSL_read never returns more,
  * so a bufferevent_openssl reads at most this much at a time (a larger
  * reservation only makes libevent malloc, and glibc mmap, a huge input

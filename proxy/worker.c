@@ -391,6 +391,30 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The worker's event_base, with epoll's changelist: the event changes of
+ * one loop pass are applied once per descriptor at the next epoll_wait
+ * instead of one epoll_ctl each.  bufferevent_openssl adds and removes its
+ * events several times per pass around a TLS handshake (issue 6: 10
+ * epoll_ctl per connection down to 6).  libevent's caveat is descriptors
+ * cloned with dup() registered in epoll: the only dup()s here are
+ * worker_fd_slots' (an event added and deleted in one pass, which the
+ * changelist cancels before it reaches epoll, so they never are).
+ */
+static struct event_base *
+worker_base_new(void)
+{
+	struct event_config *cfg;
+	struct event_base *base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	(void)event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 int
 worker_start(struct worker *w, struct snapshot *s, struct lsock **ls,
     size_t n_ls)
@@ -398,7 +422,7 @@ worker_start(struct worker *w, struct snapshot *s, struct lsock **ls,
 	sigset_t all, old;
 	int rc;
 
-	if ((w->base = event_base_new()) == NULL ||
+	if ((w->base = worker_base_new()) == NULL ||
 	    (w->msg_ev = event_new(w->base, -1, EV_PERSIST, worker_msg_cb,
 	    w)) == NULL ||
 	    (w->scratch_req = malloc(sizeof(struct h1_request))) == NULL ||

@@ -14,7 +14,7 @@ import ssl
 
 import pytest
 
-from conftest import SANITIZED, free_port
+from conftest import SANITIZED, free_port, wait_for
 from proxyutil import config, get, pool
 from tlsutil import CA, cert_der, peer_cert_der, s_client, tls_connect
 
@@ -237,6 +237,66 @@ def test_keepalive_bodies_whole_over_tls(run_limen, backend, ca, tmp_path):
     assert doc["body_len"] == len(up)
     assert doc["body_sha256"] == hashlib.sha256(up).hexdigest()
     s.close()
+
+
+def read_to_eof(s):
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return buf
+        buf += d
+
+
+def test_connection_close_closed_at_once_unless_more_was_sent(run_limen, ca,
+                                                              tmp_path):
+    """A client that asked for the close and sent nothing more is let go
+    right after its response, over TLS and plain: limen holds no socket
+    while the client still keeps its own open (no half-close and wait for
+    the client's FIN: issue 6, a TLS handshake per request).  A client
+    that pipelined more after Connection: close still reads its whole
+    response and an orderly end, never a reset (the lingering close)."""
+    port, tport = free_port(), free_port()
+    crt = ca.issue("app", ["app.example.com"])
+    routes = [{"host": ["*"], "respond": {"status": 200, "body": "ok\n"}}]
+    run_limen(config(port, routes, None, tmp_path, listeners=[
+        {"name": "web", "listen": ["127.0.0.1:%d" % port]},
+        tls_listener(tport, [crt])]), wait_ports=[port, tport])
+
+    def held(client):
+        """Whether a process (limen) still owns the server side of the
+        client's connection (an orphaned socket has inode 0)."""
+        me, peer = client.getsockname(), client.getpeername()
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                x = line.split()
+                if (int(x[1].split(":")[1], 16) == peer[1] and
+                        int(x[2].split(":")[1], 16) == me[1]):
+                    return x[9] != "0"
+        return False
+
+    def connect(tls):
+        if tls:
+            return tls_connect(tport, ca)
+        import socket
+        return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+    req = b"GET / HTTP/1.1\r\nHost: app.example.com\r\n"
+    for tls in (False, True):
+        s = connect(tls)
+        s.sendall(req + b"Connection: close\r\n\r\n")
+        got = read_to_eof(s)
+        assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"ok\n")
+        # the client still holds its socket: limen has closed its own
+        wait_for(lambda: not held(s), timeout=1.0,
+                 what="limen to close its socket (tls=%s)" % tls)
+        s.close()
+        # more sent after Connection: close: one whole response, no reset
+        s = connect(tls)
+        s.sendall(req + b"Connection: close\r\n\r\n" + req + b"\r\n")
+        got = read_to_eof(s)
+        assert got.count(b"HTTP/1.1 200") == 1 and got.endswith(b"ok\n")
+        s.close()
 
 
 def test_redirect_https_and_hsts(run_limen, ca, tmp_path):
