@@ -42,6 +42,7 @@
 #include "proxy/action.h"
 #include "proxy/exchange.h"
 #include "proxy/h1_parse.h"
+#include "proxy/headbuf.h"
 #include "proxy/pool.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream.h"
@@ -197,13 +198,16 @@ proxy_write_head(struct proxy *p)
 {
 	struct exchange *x = p->x;
 	const struct conf_route *r = x->route;
-	struct evbuffer *out = bufferevent_get_output(p->u->bev);
+	struct headbuf hb;
 	const char *path = x->path;
 	size_t path_len = x->path_len, i;
 	const char *xff = NULL;
 	size_t xff_len = 0;
-	bool has_host = false;
+	bool has_host = false, conn_hdr = false;
 
+	/* proxy_conn_names only when there is a Connection header at all */
+	for (i = 0; i < x->n_req_headers && !conn_hdr; i++)
+		conn_hdr = hdr_is(&x->req_headers[i], "connection", 10);
 	if (r->strip_prefix && r->path != NULL) {
 		size_t pl = strlen(r->path);
 		while (pl > 0 && r->path[pl - 1] == '/')
@@ -213,16 +217,18 @@ proxy_write_head(struct proxy *p)
 			path_len -= pl;
 		}
 	}
-	evbuffer_add(out, x->method, x->method_len);
-	evbuffer_add(out, " ", 1);
+	/* the whole head in one evbuffer_add, no printf (headbuf.h) */
+	headbuf_init(&hb, bufferevent_get_output(p->u->bev));
+	headbuf_add(&hb, x->method, x->method_len);
+	HEADBUF_LIT(&hb, " ");
 	if (path_len == 0 || path[0] != '/')
-		evbuffer_add(out, "/", 1);
-	evbuffer_add(out, path, path_len);
+		HEADBUF_LIT(&hb, "/");
+	headbuf_add(&hb, path, path_len);
 	if (x->query != NULL) {
-		evbuffer_add(out, "?", 1);
-		evbuffer_add(out, x->query, x->query_len);
+		HEADBUF_LIT(&hb, "?");
+		headbuf_add(&hb, x->query, x->query_len);
 	}
-	evbuffer_add(out, " HTTP/1.1\r\n", 11);
+	HEADBUF_LIT(&hb, " HTTP/1.1\r\n");
 
 	for (i = 0; i < x->n_req_headers; i++) {
 		const struct exchange_header *h = &x->req_headers[i];
@@ -295,46 +301,58 @@ proxy_write_head(struct proxy *p)
 		default:
 			break;
 		}
-		if (proxy_conn_names(x, h) ||
+		if ((conn_hdr && proxy_conn_names(x, h)) ||
 		    (r->headers.n_request_set && proxy_request_set_has(r, h)))
 			continue;
-		evbuffer_add(out, h->name, h->name_len);
-		evbuffer_add(out, ": ", 2);
-		evbuffer_add(out, h->value, h->value_len);
-		evbuffer_add(out, "\r\n", 2);
+		headbuf_add(&hb, h->name, h->name_len);
+		HEADBUF_LIT(&hb, ": ");
+		headbuf_add(&hb, h->value, h->value_len);
+		HEADBUF_LIT(&hb, "\r\n");
 	}
-	if (!has_host && x->host_len > 0)
-		evbuffer_add_printf(out, "Host: %.*s\r\n", (int)x->host_len,
-		    x->host);
-	if (xff != NULL)
-		evbuffer_add_printf(out, "X-Forwarded-For: %.*s, %s\r\n",
-		    (int)xff_len, xff, x->client_ip);
+	if (!has_host && x->host_len > 0) {
+		HEADBUF_LIT(&hb, "Host: ");
+		headbuf_add(&hb, x->host, x->host_len);
+		HEADBUF_LIT(&hb, "\r\n");
+	}
+	HEADBUF_LIT(&hb, "X-Forwarded-For: ");
+	if (xff != NULL) {
+		headbuf_add(&hb, xff, xff_len);
+		HEADBUF_LIT(&hb, ", ");
+	}
+	headbuf_str(&hb, x->client_ip);
+	if (x->tls)
+		HEADBUF_LIT(&hb, "\r\nX-Forwarded-Proto: https\r\n");
 	else
-		evbuffer_add_printf(out, "X-Forwarded-For: %s\r\n",
-		    x->client_ip);
-	evbuffer_add_printf(out, "X-Forwarded-Proto: %s\r\n",
-	    x->tls ? "https" : "http");
-	if (x->host_header != NULL)
-		evbuffer_add_printf(out, "X-Forwarded-Host: %.*s\r\n",
-		    (int)x->host_header_len, x->host_header);
-	evbuffer_add_printf(out, "X-Real-IP: %s\r\nX-Request-ID: %.*s\r\n",
-	    x->client_ip, (int)x->request_id_len, x->request_id);
-	for (i = 0; i < r->headers.n_request_set; i++)
-		evbuffer_add_printf(out, "%s: %s\r\n",
-		    r->headers.request_set[i].name,
-		    r->headers.request_set[i].value);
+		HEADBUF_LIT(&hb, "\r\nX-Forwarded-Proto: http\r\n");
+	if (x->host_header != NULL) {
+		HEADBUF_LIT(&hb, "X-Forwarded-Host: ");
+		headbuf_add(&hb, x->host_header, x->host_header_len);
+		HEADBUF_LIT(&hb, "\r\n");
+	}
+	HEADBUF_LIT(&hb, "X-Real-IP: ");
+	headbuf_str(&hb, x->client_ip);
+	HEADBUF_LIT(&hb, "\r\nX-Request-ID: ");
+	headbuf_add(&hb, x->request_id, x->request_id_len);
+	HEADBUF_LIT(&hb, "\r\n");
+	for (i = 0; i < r->headers.n_request_set; i++) {
+		headbuf_str(&hb, r->headers.request_set[i].name);
+		HEADBUF_LIT(&hb, ": ");
+		headbuf_str(&hb, r->headers.request_set[i].value);
+		HEADBUF_LIT(&hb, "\r\n");
+	}
 	p->up_chunked = false;
-	if (x->req_body_kind == EXCHANGE_BODY_LENGTH)
-		evbuffer_add_printf(out, "Content-Length: %llu\r\n",
-		    (unsigned long long)x->req_content_length);
-	else if (x->req_body_kind == EXCHANGE_BODY_STREAM) {
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	if (x->req_body_kind == EXCHANGE_BODY_LENGTH) {
+		HEADBUF_LIT(&hb, "Content-Length: ");
+		headbuf_u64(&hb, x->req_content_length);
+		HEADBUF_LIT(&hb, "\r\n");
+	} else if (x->req_body_kind == EXCHANGE_BODY_STREAM) {
+		HEADBUF_LIT(&hb, "Transfer-Encoding: chunked\r\n");
 		p->up_chunked = true;
 	}
 	if (x->upgrade_websocket && x->front->tunnel != NULL)
-		evbuffer_add(out, "Connection: upgrade\r\nUpgrade: websocket\r\n",
-		    41);
-	evbuffer_add(out, "\r\n", 2);
+		HEADBUF_LIT(&hb, "Connection: upgrade\r\nUpgrade: websocket\r\n");
+	HEADBUF_LIT(&hb, "\r\n");
+	(void)headbuf_finish(&hb);	/* unchecked, as the adds were */
 	p->head_written = true;
 	flush_queue(x->w->flusher, &p->u->flush);
 	if (x->req_body_kind == EXCHANGE_BODY_NONE)
@@ -356,8 +374,13 @@ proxy_push_body(struct proxy *p)
 	out = bufferevent_get_output(p->u->bev);
 	while ((n = evbuffer_get_length(x->req_body)) > 0 &&
 	    evbuffer_get_length(out) < EXCHANGE_BUF_HIGH) {
-		if (p->up_chunked)
-			evbuffer_add_printf(out, "%zx\r\n", n);
+		if (p->up_chunked) {
+			char d[16 + 2];
+			size_t dl = headbuf_fmt_hex(d, n);
+
+			memcpy(d + dl, "\r\n", 2);
+			evbuffer_add(out, d, dl + 2);
+		}
 		evbuffer_remove_buffer(x->req_body, out, n);
 		if (p->up_chunked)
 			evbuffer_add(out, "\r\n", 2);
@@ -542,6 +565,7 @@ proxy_read_head(struct proxy *p)
 	size_t len, n, i;
 	const char *buf;
 	char *copy;
+	bool conn_hdr = false;
 	int rc;
 
 	for (;;) {
@@ -571,6 +595,11 @@ proxy_read_head(struct proxy *p)
 	if ((copy = arena_memdup(x->arena, buf, (size_t)rc)) == NULL)
 		return -1;
 	exchange_resp_start(x, r->status);
+	/* resp_conn_names only when there is a Connection header at all:
+	 * it scans every header for each header */
+	for (i = 0; i < r->n_headers && !conn_hdr; i++)
+		conn_hdr = r->headers[i].name_len == 10 &&
+		    h1_header_is(&r->headers[i], "connection");
 	for (i = 0; i < r->n_headers; i++) {
 		const struct h1_header *h = &r->headers[i];
 		if (resp_hop_by_hop(h, r)) {
@@ -581,7 +610,7 @@ proxy_read_head(struct proxy *p)
 		}
 		if (r->status == 101 && h1_header_is(h, "upgrade"))
 			continue;	/* set again by proxy_tunnel */
-		if (resp_conn_names(h, r))
+		if (conn_hdr && resp_conn_names(h, r))
 			continue;
 		exchange_resp_add_ref(x, copy + (h->name - buf), h->name_len,
 		    copy + (h->value - buf), h->value_len);

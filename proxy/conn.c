@@ -41,6 +41,7 @@
 #include "proxy/exchange.h"
 #include "proxy/flush.h"
 #include "proxy/h1_parse.h"
+#include "proxy/headbuf.h"
 #include "proxy/listener.h"
 #include "proxy/metrics.h"	/* admin hook */
 #include "proxy/path.h"
@@ -951,7 +952,7 @@ static int
 h1_send_head(struct exchange *x)
 {
 	struct conn *c = x->front_ctx;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct headbuf hb;
 	size_t i;
 
 	if (c->w->draining || !c->keep_alive)
@@ -964,29 +965,42 @@ h1_send_head(struct exchange *x)
 		else
 			x->close_after = true;	/* close-delimited */
 	}
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", x->status,
-	    exchange_reason(x->status));
+	/* the whole head in one evbuffer_add, no printf (headbuf.h) */
+	headbuf_init(&hb, bufferevent_get_output(c->bev));
+	HEADBUF_LIT(&hb, "HTTP/1.1 ");
+	if (x->status < 0) {	/* never: statuses are 3 digits */
+		HEADBUF_LIT(&hb, "-");
+		headbuf_u64(&hb, (uint64_t)-(int64_t)x->status);
+	} else {
+		headbuf_u64(&hb, (uint64_t)x->status);
+	}
+	HEADBUF_LIT(&hb, " ");
+	headbuf_str(&hb, exchange_reason(x->status));
+	HEADBUF_LIT(&hb, "\r\n");
 	for (i = 0; i < x->n_resp_headers; i++) {
 		const struct exchange_header *h = &x->resp_headers[i];
 		if (h->name == NULL)
 			continue;
-		evbuffer_add(out, h->name, h->name_len);
-		evbuffer_add(out, ": ", 2);
-		evbuffer_add(out, h->value, h->value_len);
-		evbuffer_add(out, "\r\n", 2);
+		headbuf_add(&hb, h->name, h->name_len);
+		HEADBUF_LIT(&hb, ": ");
+		headbuf_add(&hb, h->value, h->value_len);
+		HEADBUF_LIT(&hb, "\r\n");
 	}
-	if (x->resp_body == EXCHANGE_BODY_LENGTH)
-		evbuffer_add_printf(out, "Content-Length: %llu\r\n",
-		    (unsigned long long)x->resp_content_length);
-	else if (c->resp_chunked)
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	if (x->resp_body == EXCHANGE_BODY_LENGTH) {
+		HEADBUF_LIT(&hb, "Content-Length: ");
+		headbuf_u64(&hb, x->resp_content_length);
+		HEADBUF_LIT(&hb, "\r\n");
+	} else if (c->resp_chunked) {
+		HEADBUF_LIT(&hb, "Transfer-Encoding: chunked\r\n");
+	}
 	if (x->status == 101)
 		;	/* the action set Connection/Upgrade */
 	else if (x->close_after)
-		evbuffer_add(out, "Connection: close\r\n", 19);
+		HEADBUF_LIT(&hb, "Connection: close\r\n");
 	else if (x->http_minor == 0)
-		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
-	evbuffer_add(out, "\r\n", 2);
+		HEADBUF_LIT(&hb, "Connection: keep-alive\r\n");
+	HEADBUF_LIT(&hb, "\r\n");
+	(void)headbuf_finish(&hb);	/* unchecked, as the adds were */
 	conn_queue_flush(c);
 	return 0;
 }
@@ -1003,8 +1017,13 @@ h1_send_body(struct exchange *x, struct evbuffer *src, size_t n)
 		evbuffer_drain(src, n);
 		return 0;
 	}
-	if (c->resp_chunked)
-		evbuffer_add_printf(out, "%zx\r\n", n);
+	if (c->resp_chunked) {
+		char d[16 + 2];
+		size_t dl = headbuf_fmt_hex(d, n);
+
+		memcpy(d + dl, "\r\n", 2);
+		evbuffer_add(out, d, dl + 2);
+	}
 	if (evbuffer_remove_buffer(src, out, n) != (int)n)
 		return -1;
 	if (c->resp_chunked)

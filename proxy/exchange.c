@@ -27,6 +27,7 @@
 #include "proxy/metrics.h"	/* admin hook */
 #include "proxy/checks.h"
 #include "proxy/encode.h"
+#include "proxy/headbuf.h"
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
@@ -144,8 +145,17 @@ exchange_client_ip(struct exchange *x)
 			    sizeof(x->client_ip));
 	} else if (x->client.ss_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)&x->client;
-		inet_ntop(AF_INET, &s4->sin_addr, x->client_ip,
-		    sizeof(x->client_ip));
+		const uint8_t *b = (const uint8_t *)&s4->sin_addr;
+		size_t n = 0;
+
+		/* inet_ntop's dotted quad without its sprintf (issue 6: once
+		 * per request) */
+		for (int i = 0; i < 4; i++) {
+			if (i > 0)
+				x->client_ip[n++] = '.';
+			n += headbuf_fmt_u64(x->client_ip + n, b[i]);
+		}
+		x->client_ip[n] = '\0';
 	} else {
 		strcpy(x->client_ip, "-");
 	}

@@ -31,6 +31,7 @@
 #include "proxy/connlimit.h"
 #include "proxy/flush.h"
 #include "proxy/h1_parse.h"
+#include "proxy/headbuf.h"
 #include "proxy/listener.h"
 #include "proxy/server_internal.h"
 #include "proxy/snapshot.h"
@@ -65,10 +66,23 @@ worker_date(struct worker *w)
 size_t
 worker_request_id(struct worker *w, char *out)
 {
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(w->reqid_prefix), d;
+	char digits[16];
+	uint64_t seq = ++w->reqid_seq;
+
 	/* 8 hex digits of process randomness + worker + counter: unique per
-	 * run, cheap, and not a secret. */
-	return (size_t)snprintf(out, 33, "%s%02x%014llx", w->reqid_prefix,
-	    w->id & 0xff, (unsigned long long)++w->reqid_seq);
+	 * run, cheap, and not a secret.  What "%s%02x%014llx" printed, without
+	 * printf (issue 6: once per request). */
+	memcpy(out, w->reqid_prefix, n);
+	out[n++] = hex[(w->id >> 4) & 0xf];
+	out[n++] = hex[w->id & 0xf];
+	d = headbuf_fmt_hex(digits, seq);
+	for (; d < 14; d++)
+		out[n++] = '0';
+	n += headbuf_fmt_hex(out + n, seq);
+	out[n] = '\0';
+	return n;
 }
 
 void
