@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -133,6 +134,8 @@ workers_new(unsigned n)
 		r = (uint32_t)getpid() ^ (uint32_t)time(NULL);
 	for (unsigned i = 0; i < n; i++) {
 		ws[i].id = i;
+		ws[i].wake_fd = -1;
+		atomic_init(&ws[i].brk, false);
 		pthread_mutex_init(&ws[i].mu, NULL);
 		TAILQ_INIT(&ws[i].conns);
 		TAILQ_INIT(&ws[i].fronts);
@@ -267,6 +270,18 @@ worker_listen_close_all(struct worker *w)
 
 /* ---- messages from the control thread ---------------------------------- */
 
+/* The one way another thread reaches a worker's loop (its base has no
+ * locks): the eventfd becomes readable, worker_msg_cb runs in the worker. */
+static void
+worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN: the counter is saturated, so it is readable anyway */
+	while (write(w->wake_fd, &one, sizeof(one)) == -1 && errno == EINTR)
+		;
+}
+
 void
 worker_post(struct worker *w, struct worker_msg *m)
 {
@@ -278,7 +293,14 @@ worker_post(struct worker *w, struct worker_msg *m)
 		;
 	*pp = m;
 	pthread_mutex_unlock(&w->mu);
-	event_active(w->msg_ev, EV_READ, 0);
+	worker_wake(w);
+}
+
+void
+worker_break(struct worker *w)
+{
+	atomic_store(&w->brk, true);
+	worker_wake(w);
 }
 
 static void
@@ -313,7 +335,11 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct worker_msg *m, *next;
+	uint64_t v;
 
+	/* reset the eventfd first: a post after this read wakes us again */
+	while (read(w->wake_fd, &v, sizeof(v)) == -1 && errno == EINTR)
+		;
 	pthread_mutex_lock(&w->mu);
 	m = w->msgs;
 	w->msgs = NULL;
@@ -338,6 +364,8 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 		server_worker_ack(w, m);
 		free(m);
 	}
+	if (atomic_load(&w->brk))
+		event_base_loopbreak(w->base);
 }
 
 /* ---- the thread ---------------------------------------------------------- */
@@ -361,12 +389,21 @@ int
 worker_start(struct worker *w, struct snapshot *s, struct lsock **ls,
     size_t n_ls)
 {
+	struct event_config *cfg;
 	sigset_t all, old;
 	int rc;
 
-	if ((w->base = event_base_new()) == NULL ||
-	    (w->msg_ev = event_new(w->base, -1, EV_PERSIST, worker_msg_cb,
-	    w)) == NULL ||
+	/* Only this worker's thread uses its base (worker.h): no locks. */
+	if ((cfg = event_config_new()) == NULL)
+		return -1;
+	(void)event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	w->base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (w->base == NULL ||
+	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (w->msg_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
+	    worker_msg_cb, w)) == NULL ||
+	    event_add(w->msg_ev, NULL) == -1 ||
 	    (w->scratch_req = malloc(sizeof(struct h1_request))) == NULL ||
 	    (w->scratch_resp = malloc(sizeof(struct h1_response))) == NULL ||
 	    (w->ucache = upstream_cache_new()) == NULL ||
@@ -436,6 +473,8 @@ workers_free(struct worker *ws, unsigned n)
 			wsnap_unref(w->cur);
 		if (w->msg_ev != NULL)
 			event_free(w->msg_ev);
+		if (w->wake_fd != -1)
+			close(w->wake_fd);
 		free(w->scratch_req);
 		free(w->scratch_resp);
 		if (w->base != NULL)
