@@ -160,6 +160,67 @@ hdr_is(const struct exchange_header *h, const char *lname, size_t n)
 	return h->name_len == n && strncasecmp(h->name, lname, n) == 0;
 }
 
+/*
+ * The tokens of a message's Connection headers, collected once so that
+ * dropping the headers they name costs a length compare per header and
+ * token (issue 6: the old per-header scan of every header was 5 % of the
+ * worker's instructions, since most responses carry "Connection:
+ * keep-alive").  A header matches as with h1_list_has() on its lower-cased
+ * name: same length, equal ignoring ASCII case, names of 64 bytes or more
+ * never.  More tokens than fit: the callers fall back to the scan.
+ */
+#define PROXY_CONN_TOKENS 16
+
+struct conn_tokens {
+	size_t n;
+	bool overflow;
+	const char *tok[PROXY_CONN_TOKENS];
+	size_t len[PROXY_CONN_TOKENS];
+};
+
+static void
+conn_tokens_add(struct conn_tokens *ct, const char *v, size_t vlen)
+{
+	const char *p = v, *end = v + vlen, *tok;
+	size_t n;
+
+	while ((n = h1_list_next(&p, end, &tok)) > 0) {
+		if (ct->n == PROXY_CONN_TOKENS) {
+			ct->overflow = true;
+			return;
+		}
+		ct->tok[ct->n] = tok;
+		ct->len[ct->n++] = n;
+	}
+}
+
+static bool
+conn_tokens_name(const struct conn_tokens *ct, const char *name, size_t len)
+{
+	if (len >= 64)
+		return false;
+	for (size_t i = 0; i < ct->n; i++) {
+		size_t j;
+
+		if (ct->len[i] != len)
+			continue;
+		for (j = 0; j < len; j++) {
+			unsigned char a = (unsigned char)ct->tok[i][j];
+			unsigned char b = (unsigned char)name[j];
+
+			if (a >= 'A' && a <= 'Z')
+				a |= 0x20;
+			if (b >= 'A' && b <= 'Z')
+				b |= 0x20;
+			if (a != b)
+				break;
+		}
+		if (j == len)
+			return true;
+	}
+	return false;
+}
+
 /* Named by a Connection header of the request? */
 static bool
 proxy_conn_names(const struct exchange *x, const struct exchange_header *h)
@@ -203,11 +264,15 @@ proxy_write_head(struct proxy *p)
 	size_t path_len = x->path_len, i;
 	const char *xff = NULL;
 	size_t xff_len = 0;
-	bool has_host = false, conn_hdr = false;
+	bool has_host = false;
+	struct conn_tokens ct;
 
-	/* proxy_conn_names only when there is a Connection header at all */
-	for (i = 0; i < x->n_req_headers && !conn_hdr; i++)
-		conn_hdr = hdr_is(&x->req_headers[i], "connection", 10);
+	ct.n = 0;
+	ct.overflow = false;
+	for (i = 0; i < x->n_req_headers; i++)
+		if (hdr_is(&x->req_headers[i], "connection", 10))
+			conn_tokens_add(&ct, x->req_headers[i].value,
+			    x->req_headers[i].value_len);
 	if (r->strip_prefix && r->path != NULL) {
 		size_t pl = strlen(r->path);
 		while (pl > 0 && r->path[pl - 1] == '/')
@@ -301,7 +366,8 @@ proxy_write_head(struct proxy *p)
 		default:
 			break;
 		}
-		if ((conn_hdr && proxy_conn_names(x, h)) ||
+		if ((ct.overflow ? proxy_conn_names(x, h) :
+		    (ct.n > 0 && conn_tokens_name(&ct, h->name, h->name_len))) ||
 		    (r->headers.n_request_set && proxy_request_set_has(r, h)))
 			continue;
 		headbuf_add(&hb, h->name, h->name_len);
@@ -565,7 +631,7 @@ proxy_read_head(struct proxy *p)
 	size_t len, n, i;
 	const char *buf;
 	char *copy;
-	bool conn_hdr = false;
+	struct conn_tokens ct;
 	int rc;
 
 	for (;;) {
@@ -595,11 +661,13 @@ proxy_read_head(struct proxy *p)
 	if ((copy = arena_memdup(x->arena, buf, (size_t)rc)) == NULL)
 		return -1;
 	exchange_resp_start(x, r->status);
-	/* resp_conn_names only when there is a Connection header at all:
-	 * it scans every header for each header */
-	for (i = 0; i < r->n_headers && !conn_hdr; i++)
-		conn_hdr = r->headers[i].name_len == 10 &&
-		    h1_header_is(&r->headers[i], "connection");
+	ct.n = 0;
+	ct.overflow = false;
+	for (i = 0; i < r->n_headers; i++)
+		if (r->headers[i].name_len == 10 &&
+		    h1_header_is(&r->headers[i], "connection"))
+			conn_tokens_add(&ct, r->headers[i].value,
+			    r->headers[i].value_len);
 	for (i = 0; i < r->n_headers; i++) {
 		const struct h1_header *h = &r->headers[i];
 		if (resp_hop_by_hop(h, r)) {
@@ -610,7 +678,8 @@ proxy_read_head(struct proxy *p)
 		}
 		if (r->status == 101 && h1_header_is(h, "upgrade"))
 			continue;	/* set again by proxy_tunnel */
-		if (conn_hdr && resp_conn_names(h, r))
+		if (ct.overflow ? resp_conn_names(h, r) :
+		    (ct.n > 0 && conn_tokens_name(&ct, h->name, h->name_len)))
 			continue;
 		exchange_resp_add_ref(x, copy + (h->name - buf), h->name_len,
 		    copy + (h->value - buf), h->value_len);

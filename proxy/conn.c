@@ -584,8 +584,6 @@ conn_read_head(struct conn *c)
 
 	if ((len = evbuffer_get_length(in)) == 0)
 		return;
-	if (c->state == CONN_H1_IDLE)
-		conn_set_state(c, CONN_H1_READ_HEAD);
 	n = len < H1_MAX_HEAD + 1 ? len : H1_MAX_HEAD + 1;
 	if ((buf = (const char *)evbuffer_pullup(in, (ssize_t)n)) == NULL) {
 		conn_close(c);
@@ -593,6 +591,11 @@ conn_read_head(struct conn *c)
 	}
 	rc = h1_parse_request(buf, n, req, &err);
 	if (rc == H1_AGAIN) {
+		/* The header timeout runs from the first byte of a head that
+		 * did not come whole (a whole one skips H1_READ_HEAD: its
+		 * timer would be armed and dropped at once, issue 6). */
+		if (c->state == CONN_H1_IDLE)
+			conn_set_state(c, CONN_H1_READ_HEAD);
 		if (n > H1_MAX_HEAD)	/* the parser should have said 431 */
 			conn_reject(c, 431);
 		return;
