@@ -30,6 +30,7 @@
 #include "proxy/accesslog.h"
 #include "proxy/conn.h"
 #include "proxy/connlimit.h"
+#include "proxy/exchange.h"
 #include "proxy/flush.h"
 #include "proxy/h1_parse.h"
 #include "proxy/headbuf.h"
@@ -471,6 +472,7 @@ workers_free(struct worker *ws, unsigned n)
 		flush_free(w->flusher);
 		if (w->cur != NULL)
 			wsnap_unref(w->cur);
+		exchange_spares_free(w);
 		if (w->msg_ev != NULL)
 			event_free(w->msg_ev);
 		if (w->wake_fd != -1)
