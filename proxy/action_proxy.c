@@ -954,6 +954,7 @@ proxy_attempt(struct proxy *p)
 	struct exchange *x = p->x;
 	struct pick_ctx ctx;
 	struct server *s;
+	size_t lo, hi;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.worker = x->w->id;
@@ -990,7 +991,13 @@ proxy_attempt(struct proxy *p)
 	bufferevent_setcb(p->u->bev, proxy_read_cb, proxy_write_cb,
 	    proxy_event_cb, p);
 	bufferevent_setwatermark(p->u->bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
-	bufferevent_setwatermark(p->u->bev, EV_READ, 0, EXCHANGE_BUF_HIGH);
+	/* A reused connection has this read mark already and an empty input
+	 * (upstream_release): setting it again would only re-add the read
+	 * event (issue 6). */
+	if (bufferevent_getwatermark(p->u->bev, EV_READ, &lo, &hi) == -1 ||
+	    lo != 0 || hi != EXCHANGE_BUF_HIGH)
+		bufferevent_setwatermark(p->u->bev, EV_READ, 0,
+		    EXCHANGE_BUF_HIGH);
 	if (p->connected && bufferevent_openssl_get_ssl(p->u->bev) == NULL) {
 		/* a connected plain socket: write-behind (flush.h) */
 		bufferevent_enable(p->u->bev, EV_READ);

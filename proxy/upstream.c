@@ -138,7 +138,9 @@ upstream_get_idle(struct worker *w, const struct sockaddr *sa, socklen_t len)
 	upstream_unlink_idle(u);
 	u->state = UPSTREAM_BUSY;
 	u->reused = true;
-	bufferevent_set_timeouts(u->bev, NULL, NULL);
+	/* the idle timeout stays until the caller sets its own (upstream.h),
+	 * in the same loop pass: clearing it here cost an event_add per
+	 * request for nothing (issue 6) */
 	return u;
 }
 
