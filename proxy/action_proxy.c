@@ -44,6 +44,7 @@
 #include "proxy/h1_parse.h"
 #include "proxy/headbuf.h"
 #include "proxy/pool.h"
+#include "proxy/rawread.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
@@ -996,8 +997,7 @@ proxy_attempt(struct proxy *p)
 	 * event (issue 6). */
 	if (bufferevent_getwatermark(p->u->bev, EV_READ, &lo, &hi) == -1 ||
 	    lo != 0 || hi != EXCHANGE_BUF_HIGH)
-		bufferevent_setwatermark(p->u->bev, EV_READ, 0,
-		    EXCHANGE_BUF_HIGH);
+		rawread_set_high(p->u->bev, EXCHANGE_BUF_HIGH);
 	if (p->connected && bufferevent_openssl_get_ssl(p->u->bev) == NULL) {
 		/* a connected plain socket: write-behind (flush.h) */
 		bufferevent_enable(p->u->bev, EV_READ);

@@ -190,12 +190,13 @@ conn_setup_bev(struct conn *c)
 	struct bufferevent *bev = c->bev;
 
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
 	if (c->tls) {	/* bufferevent_openssl writes by itself */
+		bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_HIGH);
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
 	} else {	/* no FIONREAD (rawread.h), write-behind (flush.h) */
 		(void)rawread_attach(bev);	/* else libevent's reads */
+		rawread_set_high(bev, CONN_INPUT_HIGH);
 		bufferevent_enable(bev, EV_READ);
 		flush_attach(&c->flush, bev);
 	}

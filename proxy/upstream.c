@@ -171,7 +171,6 @@ upstream_connect(struct worker *w, const struct sockaddr *sa, socklen_t len,
 	}
 	bufferevent_set_max_single_read(u->bev, UPSTREAM_MAX_IO);
 	bufferevent_set_max_single_write(u->bev, UPSTREAM_MAX_IO);
-	bufferevent_setwatermark(u->bev, EV_READ, 0, EXCHANGE_BUF_HIGH);
 	/* libevent times a connect with the write timeout */
 	tv.tv_sec = (time_t)(connect_timeout_ms / 1000);
 	tv.tv_usec = (suseconds_t)(connect_timeout_ms % 1000) * 1000;
@@ -180,6 +179,7 @@ upstream_connect(struct worker *w, const struct sockaddr *sa, socklen_t len,
 		goto fail;
 	/* after the connect, which re-assigns the bufferevent's events */
 	(void)rawread_attach(u->bev);	/* no FIONREAD; else libevent's */
+	rawread_set_high(u->bev, EXCHANGE_BUF_HIGH);
 	return u;
 fail:
 	upstream_free(u);
