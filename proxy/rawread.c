@@ -129,7 +129,6 @@ int
 rawread_attach(struct bufferevent *bev)
 {
 	evutil_socket_t fd = bufferevent_getfd(bev);
-
 	struct evbuffer_cb_entry *cb;
 
 	if (fd < 0 || event_pending(&bev->ev_read, EV_READ | EV_TIMEOUT, NULL))
