@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,10 @@ struct acme_http_req {
 	char *url;			/* for log lines */
 	/* the response, copied out of libevent */
 	int status;
+	bool answered;		/* the server sent something HTTP-like */
 	char error[256];
 	char *content_type, *location, *replay_nonce, *retry_after;
-	char *cache_control;
+	char *cache_control, *expires, *date;
 	char *body;
 	size_t body_len;
 	int done;
@@ -103,6 +105,22 @@ fail:
 	return NULL;
 }
 
+/* The request's strings (the response copied out of libevent) and r. */
+static void
+req_strings_free(struct acme_http_req *r)
+{
+	free(r->url);
+	free(r->content_type);
+	free(r->location);
+	free(r->replay_nonce);
+	free(r->retry_after);
+	free(r->cache_control);
+	free(r->expires);
+	free(r->date);
+	free(r->body);
+	free(r);
+}
+
 static void
 req_free(struct acme_http_req *r)
 {
@@ -113,14 +131,7 @@ req_free(struct acme_http_req *r)
 		event_free(r->deadline);
 	if (r->deliver != NULL)
 		event_free(r->deliver);
-	free(r->url);
-	free(r->content_type);
-	free(r->location);
-	free(r->replay_nonce);
-	free(r->retry_after);
-	free(r->cache_control);
-	free(r->body);
-	free(r);
+	req_strings_free(r);
 }
 
 void
@@ -156,12 +167,15 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 	struct acme_http_req *r = arg;
 	struct acme_http_response resp = {
 		.status = r->status,
+		.answered = r->answered,
 		.error = r->error[0] ? r->error : NULL,
 		.content_type = r->content_type,
 		.location = r->location,
 		.replay_nonce = r->replay_nonce,
 		.retry_after = r->retry_after,
 		.cache_control = r->cache_control,
+		.expires = r->expires,
+		.date = r->date,
 		.body = r->body ? r->body : "",
 		.body_len = r->body_len,
 	};
@@ -178,14 +192,7 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(r->deadline);
 	event_free(r->deliver);
 	cb(&resp, cbarg);
-	free(r->url);
-	free(r->content_type);
-	free(r->location);
-	free(r->replay_nonce);
-	free(r->retry_after);
-	free(r->cache_control);
-	free(r->body);
-	free(r);
+	req_strings_free(r);
 }
 
 static void
@@ -283,6 +290,8 @@ error_cb(enum evhttp_request_error e, void *arg)
 
 	if (r->done || r->conn == NULL)
 		return;
+	if (e == EVREQ_HTTP_DATA_TOO_LONG || e == EVREQ_HTTP_INVALID_HEADER)
+		r->answered = true;
 	describe_failure(r, e == EVREQ_HTTP_EOF || e == EVREQ_HTTP_BUFFER_ERROR ?
 	    NULL : req_error_name(e));
 }
@@ -308,12 +317,15 @@ done_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	r->status = evhttp_request_get_response_code(req);
+	r->answered = true;
 	hdrs = evhttp_request_get_input_headers(req);
 	r->content_type = header_dup(hdrs, "Content-Type");
 	r->location = header_dup(hdrs, "Location");
 	r->replay_nonce = header_dup(hdrs, "Replay-Nonce");
 	r->retry_after = header_dup(hdrs, "Retry-After");
 	r->cache_control = header_dup(hdrs, "Cache-Control");
+	r->expires = header_dup(hdrs, "Expires");
+	r->date = header_dup(hdrs, "Date");
 	in = evhttp_request_get_input_buffer(req);
 	n = evbuffer_get_length(in);
 	if (n > ACME_HTTP_MAX_BODY) {
@@ -470,11 +482,33 @@ fail:
 	return NULL;
 }
 
-long
-acme_http_retry_after(const char *v, time_t now)
+int
+acme_http_date(const char *v, time_t *out)
 {
 	struct tm tm;
 	const char *end;
+	time_t t;
+
+	if (v == NULL)
+		return -1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+	memset(&tm, 0, sizeof tm);
+	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL)
+		return -1;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (*end != '\0' || (t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*out = t;
+	return 0;
+}
+
+long
+acme_http_retry_after(const char *v, time_t now)
+{
 	char *e;
 	long n;
 	time_t t;
@@ -491,14 +525,7 @@ acme_http_retry_after(const char *v, time_t now)
 			return -1;
 		return n;
 	}
-	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
-	memset(&tm, 0, sizeof tm);
-	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (end == NULL)
-		return -1;
-	while (*end == ' ' || *end == '\t')
-		end++;
-	if (*end != '\0' || (t = timegm(&tm)) == (time_t)-1)
+	if (acme_http_date(v, &t) == -1)
 		return -1;
 	return t <= now ? 0 : (long)(t - now) > 365L * 86400 ? -1 :
 	    (long)(t - now);

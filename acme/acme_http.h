@@ -19,6 +19,7 @@
 #ifndef LIMEN_ACME_ACME_HTTP_H
 #define LIMEN_ACME_ACME_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -35,13 +36,18 @@ enum acme_http_method { ACME_HTTP_GET, ACME_HTTP_HEAD, ACME_HTTP_POST };
 #define ACME_HTTP_MAX_HEADERS	(64 * 1024)
 
 struct acme_http_response {
-	int status;		/* HTTP status; 0 if no response */
+	int status;		/* HTTP status; 0 if no usable response */
+	/* the server did answer (status 0 then means the answer was
+	 * malformed or too large, not that the server is unreachable) */
+	bool answered;
 	const char *error;	/* transport failure (then status is 0) */
 	const char *content_type;	/* the headers below may be NULL */
 	const char *location;
 	const char *replay_nonce;
 	const char *retry_after;
 	const char *cache_control;
+	const char *expires;
+	const char *date;
 	const char *body;	/* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
 };
@@ -84,5 +90,7 @@ void acme_http_cancel(struct acme_http_req *r);
  * seconds from now (0 for a date in the past); -1 if absent or malformed.
  */
 long acme_http_retry_after(const char *value, time_t now);
+/* An HTTP-date (IMF-fixdate) -> *out; -1 if it is not one. */
+int acme_http_date(const char *value, time_t *out);
 
 #endif

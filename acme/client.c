@@ -968,7 +968,9 @@ on_response(const struct acme_http_response *r, void *arg)
 			wait_ms(o, 500u << o->retries);
 			return;
 		}
-		o->unreachable = true;
+		/* a CA that answered something unusable is not down: the
+		 * manager's normal backoff, not the quick one, applies */
+		o->unreachable = !r->answered;
 		fail(o, -1, false, "%s: %s", state_names[o->st], r->error);
 		return;
 	}

@@ -6,6 +6,7 @@
  */
 #include "acme/jws.h"
 #include "common/base64.h"
+#include "common/pkey.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -189,8 +190,6 @@ jwk_ec(const json_t *jwk)
 	BIGNUM *x = jwk_bn(jwk, "x"), *y = jwk_bn(jwk, "y"), *d = NULL;
 	unsigned char pub[65];
 	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *key = NULL;
 	const char *crv = json_string_value(json_object_get(jwk, "crv"));
 	int selection = EVP_PKEY_PUBLIC_KEY;
@@ -214,14 +213,8 @@ jwk_ec(const json_t *jwk)
 			goto done;
 		selection = EVP_PKEY_KEYPAIR;
 	}
-	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &key, selection, params) != 1)
-		key = NULL;
+	key = pkey_fromdata_bld("EC", bld, selection);
 done:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(x);
 	BN_free(y);
@@ -234,8 +227,6 @@ jwk_rsa(const json_t *jwk)
 {
 	BIGNUM *n = jwk_bn(jwk, "n"), *e = jwk_bn(jwk, "e"), *d = NULL;
 	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *key = NULL;
 	int selection = EVP_PKEY_PUBLIC_KEY;
 
@@ -249,14 +240,8 @@ jwk_rsa(const json_t *jwk)
 			goto done;
 		selection = EVP_PKEY_KEYPAIR;
 	}
-	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &key, selection, params) != 1)
-		key = NULL;
+	key = pkey_fromdata_bld("RSA", bld, selection);
 done:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(n);
 	BN_free(e);

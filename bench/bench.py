@@ -22,7 +22,13 @@ Figures per proxy and scenario:
 - for the idle scenario, memory per connection: the growth of the
   proxy's resident set (VmRSS) while N idle keep-alive connections are
   held, divided by N.  It runs first, on freshly started processes, so
-  heap left over from earlier scenarios cannot hide the cost.
+  heap left over from earlier scenarios cannot hide the cost.  RSS is
+  read once it has settled, not at a fixed delay: sampled every 250 ms
+  from the moment the last connection has had its response, until the
+  samples of the last 2 s agree within 1 % of the growth (64 KiB at
+  least), at most 15 s (settled_rss()).  Every proxy gets the same rule;
+  it matters for limen, which frees an idle connection's buffers in a
+  sweep 250-500 ms after its last request.
 
 A scenario that limen cannot run yet (its configuration is refused, or a
 probe request fails: no TLS or HTTP/2 yet) is reported as "not yet" for
@@ -93,6 +99,38 @@ def rss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS for %d" % pid)
+
+
+IDLE_SAMPLE_S = 0.25     # idle scenario: RSS sampling period
+IDLE_WINDOW_S = 2.0      # ... stable over this long
+IDLE_MAX_S = 15.0        # ... or give up waiting and take the last sample
+
+
+def settled_rss(pid, before):
+    """The proxy's VmRSS once it has settled after the idle connections
+    came in, and how many seconds that took.
+
+    A proxy may still be changing its memory for a while after the last
+    connection went idle (limen frees an idle connection's buffers in a
+    sweep 250-500 ms after its last request, then returns the pages), so
+    one sample at a fixed delay can catch one proxy half-way.  RSS is
+    sampled every IDLE_SAMPLE_S; it has settled when every sample of the
+    last IDLE_WINDOW_S is within 1 % of the growth (at least 64 KiB) of
+    the others.  The same rule for every proxy, bounded by IDLE_MAX_S.
+    """
+    t0 = time.monotonic()
+    samples = []
+    need = int(IDLE_WINDOW_S / IDLE_SAMPLE_S) + 1
+    while True:
+        samples.append(rss_bytes(pid))
+        win = samples[-need:]
+        slack = max(64 * 1024, 0.01 * max(0, win[-1] - before))
+        if len(win) == need and max(win) - min(win) <= slack:
+            break
+        if time.monotonic() - t0 >= IDLE_MAX_S:
+            break
+        time.sleep(IDLE_SAMPLE_S)
+    return samples[-1], round(time.monotonic() - t0, 2)
 
 
 def children(pid):
@@ -496,8 +534,7 @@ class Bench:
             line = client.stdout.readline().strip()
             if not line.startswith("ready"):
                 raise RuntimeError("idle client against %s: %s" % (proxy, line))
-            time.sleep(1.0)          # let the proxy settle into idle
-            during = rss_bytes(pid)
+            during, settle = settled_rss(pid, before)
             client.stdin.write("go\n")
             client.stdin.flush()
             alive = client.stdout.readline().strip()
@@ -508,7 +545,7 @@ class Bench:
         ok = bool(m) and m.group(1) == m.group(2)
         return {"conns": n, "rss_before": before, "rss_during": during,
                 "mem_per_conn": (during - before) / n, "errors": 0 if ok else 1,
-                "check": alive}
+                "check": alive, "settle_s": settle}
 
     def run(self):
         a = self.args

@@ -3,6 +3,9 @@
  * yaml.c — see yaml.h.  One pass over libyaml's events with an explicit
  * stack of open collections; children are gathered in malloc'd growable
  * arrays and copied into the arena when their collection closes.
+ * Duplicate mapping keys are refused; a mapping past YAML_KEY_INDEX_MIN
+ * keys gets a hash index of them, so that a huge map (a generated
+ * headers.set, say) loads in linear time, not quadratic.
  */
 #include "conf/yaml.h"
 
@@ -18,7 +21,78 @@ struct yframe {
 	struct ynode **kids;		/* seq items, or key, value, key, ... */
 	size_t n, cap;
 	bool drop_value;		/* the key was a duplicate */
+	/* maps only, once large: open addressing over kids[] key slots,
+	 * each entry the key's index in kids + 1 (0 = empty) */
+	size_t *index;
+	size_t index_cap;		/* a power of two; 0 = no index yet */
 };
+
+#define YAML_KEY_INDEX_MIN	16
+
+static size_t
+yaml_key_hash(const struct ynode *k)
+{
+	size_t h = 2166136261u;		/* FNV-1a */
+
+	for (size_t i = 0; i < k->len; i++)
+		h = (h ^ (unsigned char)k->str[i]) * 16777619u;
+	return h;
+}
+
+static bool
+yaml_key_same(const struct ynode *a, const struct ynode *b)
+{
+	return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+}
+
+/* Put kids[at] (a key) into the index; the index has room. */
+static void
+yaml_index_put(struct yframe *f, size_t at)
+{
+	size_t mask = f->index_cap - 1;
+	size_t i = yaml_key_hash(f->kids[at]) & mask;
+
+	while (f->index[i] != 0)
+		i = (i + 1) & mask;
+	f->index[i] = at + 1;
+}
+
+/* (Re)build the index at twice the keys' count, rounded up. */
+static int
+yaml_index_grow(struct yframe *f)
+{
+	size_t cap = f->index_cap ? f->index_cap * 2 : 64;
+	size_t *idx;
+
+	while (cap < f->n * 2)
+		cap *= 2;
+	if ((idx = calloc(cap, sizeof *idx)) == NULL)
+		return -1;
+	free(f->index);
+	f->index = idx;
+	f->index_cap = cap;
+	for (size_t i = 0; i < f->n; i += 2)
+		yaml_index_put(f, i);
+	return 0;
+}
+
+/* The earlier key equal to k in this map, or NULL. */
+static struct ynode *
+yaml_key_find(const struct yframe *f, const struct ynode *k)
+{
+	if (f->index_cap == 0) {
+		for (size_t i = 0; i < f->n; i += 2)
+			if (yaml_key_same(f->kids[i], k))
+				return f->kids[i];
+		return NULL;
+	}
+	size_t mask = f->index_cap - 1;
+	for (size_t i = yaml_key_hash(k) & mask; f->index[i] != 0;
+	    i = (i + 1) & mask)
+		if (yaml_key_same(f->kids[f->index[i] - 1], k))
+			return f->kids[f->index[i] - 1];
+	return NULL;
+}
 
 struct ybuild {
 	struct arena *a;
@@ -98,18 +172,25 @@ yaml_attach(struct ybuild *b, struct ynode *n)
 			b->errors++;
 			return -1;
 		}
-		for (size_t i = 0; i < f->n; i += 2) {
-			struct ynode *k = f->kids[i];
-			if (k->len == n->len && memcmp(k->str, n->str, n->len) == 0) {
-				diag_error(b->d, b->name, n->line, n->col,
-				    "duplicate key '%s' (first at line %d)",
-				    n->str, k->line);
-				b->errors++;
-				f->drop_value = true;
-				return 0;
-			}
+		struct ynode *k = yaml_key_find(f, n);
+		if (k != NULL) {
+			diag_error(b->d, b->name, n->line, n->col,
+			    "duplicate key '%s' (first at line %d)",
+			    n->str, k->line);
+			b->errors++;
+			f->drop_value = true;
+			return 0;
 		}
-		return yaml_frame_push_kid(b, f, n);
+		if (yaml_frame_push_kid(b, f, n) == -1)
+			return -1;
+		if (f->index_cap != 0 && f->n * 2 <= f->index_cap) {
+			yaml_index_put(f, f->n - 1);
+		} else if (f->n / 2 + 1 >= YAML_KEY_INDEX_MIN &&
+		    yaml_index_grow(f) == -1) {
+			b->oom = true;
+			return -1;
+		}
+		return 0;
 	}
 	return yaml_frame_push_kid(b, f, n);
 }
@@ -159,6 +240,7 @@ fail:
 	if (rc == -1 && n->items == NULL && n->pairs == NULL)
 		b->oom = b->errors == 0;
 	free(f->kids);
+	free(f->index);
 	return rc;
 }
 
@@ -294,8 +376,11 @@ conf_yaml_parse(struct arena *a, const char *name, const char *text,
 			break;
 	}
 	yaml_parser_delete(&p);
-	while (b.depth > 0)
-		free(b.stack[--b.depth].kids);
+	while (b.depth > 0) {
+		b.depth--;
+		free(b.stack[b.depth].kids);
+		free(b.stack[b.depth].index);
+	}
 	if (b.oom) {
 		diag_error(d, name, 0, 0, "out of memory");
 		return -1;

@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@
 #include "proxy/path.h"
 #include "proxy/rawread.h"
 #include "proxy/router.h"
+#include "proxy/slab.h"
 #include "proxy/snapshot.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
@@ -57,8 +59,9 @@
 #define DEFAULT_HEADER_TIMEOUT_MS 10000
 #define DEFAULT_KEEPALIVE_TIMEOUT_MS 60000
 #define CONN_MAX_IO (256 * 1024)	/* per read/write call, as accept.c */
-#define CONN_SWEEP_MS 250		/* idle connections shed their
-					 * bufferevent after 1-2 sweeps */
+#define CONN_SWEEP_MS 250		/* idle connections go compact
+					 * after 1-2 sweeps */
+#define CONN_IDLE_READ 4096		/* first read of a compact one */
 
 /* Client and local addresses: listeners are IPv4 or IPv6 only, so 28
  * bytes instead of a 128-byte sockaddr_storage each (every idle keep-alive
@@ -98,8 +101,6 @@ struct conn {
 	bool peer_eof;			/* the client half-closed */
 	bool lingering;
 	bool idle_seen;			/* H1_IDLE at the last sweep */
-	bool bare;			/* H1_IDLE without a bufferevent:
-					 * timer watches the socket */
 	uint8_t limits;			/* connlimit flags to give back */
 	unsigned mseries;		/* admin hook: listener series */
 };
@@ -116,6 +117,7 @@ static void conn_close(struct conn *c);
 static void conn_free(struct conn *c);
 static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_setup_bev(struct conn *c);
+static void conn_idle_drain_all(struct worker *w);
 
 const char *
 conn_state_name(enum conn_state s)
@@ -202,71 +204,391 @@ conn_setup_bev(struct conn *c)
 	}
 }
 
-/* ---- idle connections without buffers (issue 6) ------------------------
+/* ---- compact idle connections (issue 6) -----------------------------
  *
- * Between requests a keep-alive connection holds its bufferevent: two
- * events, two evbuffers, deferred callbacks, about 900 bytes.  A plain
- * connection that two sweeps of the worker's sweep timer (CONN_SWEEP_MS
- * apart) find in H1_IDLE, with nothing buffered, goes "bare": c->timer
- * becomes an event on the socket (EV_READ, with what is left of the
- * keep-alive timeout) and the bufferevent is freed, the socket kept.
- * Bytes or EOF bring a fresh bufferevent and the connection carries on in
- * H1_IDLE; the timeout closes it as before.  libevent counts read interest
- * per fd, so adding one event before deleting the other costs no
- * epoll_ctl either way.  A connection busy with requests is never seen
- * idle by two sweeps in a row, so the request path pays nothing for this.
- * TLS connections keep their bufferevent (it holds the TLS session).
+ * Between requests a keep-alive connection holds its struct conn (about
+ * 300 bytes), its bufferevent (two events, two evbuffers, deferred
+ * callbacks: about 900 bytes) and malloc's overhead for each, spread over
+ * the heap among what the busy connections allocate.  A plain connection
+ * that two sweeps of the worker's sweep timer (CONN_SWEEP_MS apart) find
+ * in H1_IDLE with nothing buffered becomes a struct conn_idle of 80 bytes:
+ * the socket, its keep-alive deadline, the addresses and the counters the
+ * connection needs later, in a slab of such records (slab.h) packed away
+ * from the heap.  The struct conn and the bufferevent are freed.
+ *
+ * Even a libevent event per compact connection (128 bytes, plus its place
+ * in the timer heap) would be most of that, so compact sockets leave
+ * libevent: they sit in the worker's own epoll set (ci->epfd; its
+ * descriptor is one event in the worker's base) and their deadlines in a
+ * binary min-heap of record pointers with one libevent timer for the
+ * earliest.  That costs two epoll_ctl calls when a connection goes
+ * compact (libevent's DEL, our ADD) and two when it wakes; a connection
+ * busy with requests is never seen idle by two sweeps in a row, so the
+ * request path pays nothing.
+ *
+ * A compact connection still counts as a connection everywhere:
+ * w->n_conns, its connlimit slots, the metrics' open connections.  When
+ * bytes arrive they are read into a fresh conn with a fresh bufferevent,
+ * which carries on in H1_IDLE as if nothing had happened; EOF, an error or
+ * the keep-alive deadline close it without building anything; a graceful
+ * shutdown closes it as an idle connection.  TLS connections keep their
+ * bufferevent (it holds the TLS session; OpenSSL releases their buffers,
+ * SSL_MODE_RELEASE_BUFFERS).
  */
 
-static void
-conn_bare_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	struct bufferevent *bev;
+struct conn_idle {
+	int fd;
+	unsigned hidx;			/* index in ci->heap */
+	uint32_t deadline_ms;		/* keep-alive end, conn_now_ms() */
+	union conn_addr sa;
+	union conn_addr local;
+	unsigned mseries;		/* admin hook: listener series */
+	unsigned n_requests;
+	uint8_t sa_len, local_len;
+	uint8_t limits;			/* connlimit flags to give back */
+};
 
-	if (!(what & EV_READ)) {	/* keep-alive timeout */
-		conn_free(c);
+struct conn_idles {
+	int epfd;			/* the compact connections' sockets */
+	struct event *ready;		/* epfd readable */
+	struct event *timer;		/* the earliest deadline */
+	struct conn_idle **heap;	/* min-heap by deadline_ms */
+	unsigned n, cap;
+	struct slab *slab;		/* owner: the worker */
+};
+
+#define CONN_IDLE_EVENTS 64		/* epoll_wait batch */
+
+static uint32_t
+conn_now_ms(void)
+{
+	return (uint32_t)(worker_now_ns() / 1000000);
+}
+
+/* a before b, on the wrapping millisecond clock */
+static bool
+conn_ms_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static void
+conn_heap_set(struct conn_idles *ci, unsigned i, struct conn_idle *r)
+{
+	ci->heap[i] = r;
+	r->hidx = i;
+}
+
+static void
+conn_heap_up(struct conn_idles *ci, unsigned i)
+{
+	struct conn_idle *r = ci->heap[i];
+
+	while (i > 0 && conn_ms_before(r->deadline_ms,
+	    ci->heap[(i - 1) / 2]->deadline_ms)) {
+		conn_heap_set(ci, i, ci->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	conn_heap_set(ci, i, r);
+}
+
+static void
+conn_heap_down(struct conn_idles *ci, unsigned i)
+{
+	struct conn_idle *r = ci->heap[i];
+	unsigned k;
+
+	for (;;) {
+		k = 2 * i + 1;
+		if (k >= ci->n)
+			break;
+		if (k + 1 < ci->n && conn_ms_before(ci->heap[k + 1]->deadline_ms,
+		    ci->heap[k]->deadline_ms))
+			k++;
+		if (!conn_ms_before(ci->heap[k]->deadline_ms, r->deadline_ms))
+			break;
+		conn_heap_set(ci, i, ci->heap[k]);
+		i = k;
+	}
+	conn_heap_set(ci, i, r);
+}
+
+static void
+conn_heap_remove(struct conn_idles *ci, struct conn_idle *r)
+{
+	unsigned i = r->hidx;
+	struct conn_idle *last = ci->heap[--ci->n];
+
+	if (last == r)
+		return;
+	conn_heap_set(ci, i, last);
+	conn_heap_up(ci, i);
+	conn_heap_down(ci, last->hidx);
+}
+
+/* Arm the timer for the earliest deadline (none: leave it be; it finds
+ * nothing to do if it fires). */
+static void
+conn_idle_arm(struct conn_idles *ci)
+{
+	struct timeval tv = { 0, 0 };
+	int32_t left;
+
+	if (ci->n == 0)
+		return;
+	left = (int32_t)(ci->heap[0]->deadline_ms - conn_now_ms());
+	if (left > 0) {
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	}
+	evtimer_add(ci->timer, &tv);
+}
+
+/* Remove r from its worker; close its socket if close_fd.  The
+ * connection ends here unless a conn took it over (close_fd false). */
+static void
+conn_idle_drop(struct conn_idle *r, bool close_fd)
+{
+	struct worker *w = slab_owner(r);
+	struct conn_idles *ci = w->idles;
+
+	conn_heap_remove(ci, r);
+	(void)epoll_ctl(ci->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+	if (close_fd) {
+		close(r->fd);
+		connlimit_release(&r->sa.sa, r->limits);
+		metrics_conn_close(w->id, r->mseries);	/* admin hook */
+		slab_release(r);
+		w->n_conns--;
+		if (w->draining && w->n_conns == 0)
+			event_base_loopexit(w->base, NULL);
 		return;
 	}
-	bev = bufferevent_socket_new(c->w->base, fd,
+	slab_release(r);
+}
+
+/* Add n bytes to a socket bufferevent's input, whose end only the
+ * bufferevent itself may add to (it keeps it frozen otherwise). */
+static int
+conn_idle_fill(struct evbuffer *in, const char *buf, size_t n)
+{
+	int rc;
+
+	evbuffer_unfreeze(in, 0);
+	rc = evbuffer_add(in, buf, n);
+	evbuffer_freeze(in, 0);
+	return rc;
+}
+
+/* Bytes arrived on compact r: a conn with a bufferevent again, with the
+ * bytes already read in its input. */
+static void
+conn_idle_wake(struct conn_idle *r, const char *buf, size_t n)
+{
+	struct worker *w = slab_owner(r);
+	evutil_socket_t fd = r->fd;
+	struct bufferevent *bev;
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		conn_idle_drop(r, true);
+		return;
+	}
+	bev = bufferevent_socket_new(w->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (bev == NULL) {
-		conn_free(c);
+	if (bev == NULL || conn_idle_fill(bufferevent_get_input(bev), buf,
+	    n) == -1) {
+		if (bev != NULL) {
+			bufferevent_setfd(bev, -1);	/* closed below */
+			bufferevent_free(bev);
+		}
+		free(c);
+		conn_idle_drop(r, true);
 		return;
 	}
 	bufferevent_set_max_single_read(bev, CONN_MAX_IO);
 	bufferevent_set_max_single_write(bev, CONN_MAX_IO);
+	c->w = w;
 	c->bev = bev;
-	conn_setup_bev(c);	/* its read event first, then ours goes */
-	event_del(&c->timer);
-	event_assign(&c->timer, c->w->base, -1, 0, conn_timer_cb, c);
-	c->bare = false;
+	c->tls = false;
+	c->limits = r->limits;
+	memcpy(&c->sa, &r->sa, r->sa_len);
+	c->sa_len = r->sa_len;
+	memcpy(&c->local, &r->local, r->local_len);
+	c->local_len = r->local_len;
+	c->mseries = r->mseries;
+	c->n_requests = r->n_requests;
+	conn_idle_drop(r, false);	/* out of our epoll set ... */
+	event_assign(&c->timer, w->base, -1, 0, conn_timer_cb, c);
+	conn_setup_bev(c);		/* ... into libevent's */
+	TAILQ_INSERT_TAIL(&w->conns, c, link);	/* n_conns counted it */
+	c->state = CONN_ACCEPTED;
 	conn_set_state(c, CONN_H1_IDLE);
+	bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
+	    BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+/* The socket of compact r is readable. */
+static void
+conn_idle_readable(struct conn_idle *r)
+{
+	char buf[CONN_IDLE_READ];
+	ssize_t n;
+
+	n = recv(r->fd, buf, sizeof(buf), 0);
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("compact idle fd %d: read %zd", r->fd, n);
+	if (n > 0) {
+		conn_idle_wake(r, buf, (size_t)n);
+		return;
+	}
+	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR))	/* EOF or reset: closed as before */
+		conn_idle_drop(r, true);
+	/* else nothing after all: stays compact, same deadline */
+}
+
+/* The compact connections' epoll set is readable: serve what it has.
+ * Handling one record never frees another, so a batch stays valid. */
+static void
+conn_idle_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct epoll_event evs[CONN_IDLE_EVENTS];
+	int n, i, rounds = 0;
+
+	do {
+		n = epoll_wait(fd, evs, CONN_IDLE_EVENTS, 0);
+		for (i = 0; i < n; i++)
+			conn_idle_readable(evs[i].data.ptr);
+	} while (n == CONN_IDLE_EVENTS && ++rounds < 16);
 }
 
 static void
-conn_go_bare(struct conn *c)
+conn_idle_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct conn_idles *ci = arg;
+	uint32_t now = conn_now_ms();
+
+	while (ci->n > 0 && !conn_ms_before(now, ci->heap[0]->deadline_ms))
+		conn_idle_drop(ci->heap[0], true);	/* keep-alive timeout */
+	conn_idle_arm(ci);
+}
+
+static void
+conn_idles_free(struct conn_idles *ci)
+{
+	if (ci == NULL)
+		return;
+	if (ci->ready != NULL)
+		event_free(ci->ready);
+	if (ci->timer != NULL)
+		event_free(ci->timer);
+	if (ci->epfd >= 0)
+		close(ci->epfd);
+	slab_free_all(ci->slab);
+	free(ci->heap);
+	free(ci);
+}
+
+static int
+conn_idles_init(struct worker *w)
+{
+	struct conn_idles *ci;
+
+	if ((ci = calloc(1, sizeof(*ci))) == NULL)
+		return -1;
+	if ((ci->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (ci->slab = slab_new(sizeof(struct conn_idle), w)) == NULL ||
+	    (ci->ready = event_new(w->base, ci->epfd, EV_READ | EV_PERSIST,
+	    conn_idle_ready_cb, NULL)) == NULL ||
+	    (ci->timer = evtimer_new(w->base, conn_idle_timer_cb, ci)) ==
+	    NULL || event_add(ci->ready, NULL) == -1) {
+		if (ci->epfd == -1)
+			log_warn("epoll_create1");
+		conn_idles_free(ci);
+		return -1;
+	}
+	w->idles = ci;
+	return 0;
+}
+
+/* c (plain, H1_IDLE, nothing buffered) becomes a compact record; c is
+ * freed.  Returns 0, or -1 (c left as it was). */
+static int
+conn_go_idle(struct conn *c)
+{
+	struct worker *w = c->w;
 	struct timeval now, end, left = { 0, 0 };
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	struct epoll_event ee;
+	struct conn_idles *ci;
+	struct conn_idle *r;
+	uint64_t ms;
 
 	if (fd < 0 || !event_pending(&c->timer, EV_TIMEOUT, &end))
-		return;
-	event_base_gettimeofday_cached(c->w->base, &now);
+		return -1;
+	if (w->idles == NULL && conn_idles_init(w) == -1)
+		return -1;
+	ci = w->idles;
+	if (ci->n == ci->cap) {
+		unsigned cap = ci->cap ? 2 * ci->cap : 256;
+		struct conn_idle **h = realloc(ci->heap, cap * sizeof(*h));
+
+		if (h == NULL)
+			return -1;
+		ci->heap = h;
+		ci->cap = cap;
+	}
+	if ((r = slab_alloc(ci->slab)) == NULL)
+		return -1;
+	r->fd = fd;
+	memset(&ee, 0, sizeof(ee));
+	ee.events = EPOLLIN;
+	ee.data.ptr = r;
+	if (epoll_ctl(ci->epfd, EPOLL_CTL_ADD, fd, &ee) == -1) {
+		slab_release(r);
+		return -1;
+	}
+	event_base_gettimeofday_cached(w->base, &now);
 	if (evutil_timercmp(&end, &now, >))
 		evutil_timersub(&end, &now, &left);
+	ms = (uint64_t)left.tv_sec * 1000 + (uint64_t)left.tv_usec / 1000;
+	r->deadline_ms = conn_now_ms() + (uint32_t)(ms < INT32_MAX ? ms :
+	    INT32_MAX);
+	memcpy(&r->sa, &c->sa, c->sa_len);
+	r->sa_len = (uint8_t)c->sa_len;
+	memcpy(&r->local, &c->local, c->local_len);
+	r->local_len = (uint8_t)c->local_len;
+	r->limits = c->limits;
+	r->mseries = c->mseries;
+	r->n_requests = c->n_requests;
+	conn_heap_set(ci, ci->n++, r);
+	conn_heap_up(ci, r->hidx);
+	if (r->hidx == 0)
+		conn_idle_arm(ci);
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("conn %p: compact idle, fd %d", (void *)c, (int)fd);
+
+	flush_detach(w->flusher, &c->flush);
 	evtimer_del(&c->timer);
-	event_assign(&c->timer, c->w->base, fd, EV_READ, conn_bare_cb, c);
-	if (event_add(&c->timer, &left) == -1) {
-		event_assign(&c->timer, c->w->base, -1, 0, conn_timer_cb, c);
-		conn_arm(c, 0);
-		return;
-	}
-	flush_detach(c->w->flusher, &c->flush);
-	bufferevent_setfd(c->bev, -1);	/* so that freeing keeps the socket */
+	bufferevent_setfd(c->bev, -1);	/* out of libevent's epoll set, and
+					 * so that freeing keeps the socket */
 	bufferevent_free(c->bev);
-	c->bev = NULL;
-	c->bare = true;
+	TAILQ_REMOVE(&w->conns, c, link);	/* still in n_conns, as r */
+	free(c);
+	return 0;
+}
+
+/* Graceful shutdown or forced stop: close every compact connection. */
+static void
+conn_idle_drain_all(struct worker *w)
+{
+	struct conn_idles *ci = w->idles;
+
+	if (ci == NULL)
+		return;
+	while (ci->n > 0)
+		conn_idle_drop(ci->heap[ci->n - 1], true);
 }
 
 static void
@@ -279,25 +601,24 @@ static void
 conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct conn *c;
+	struct conn *c, *next;
 	unsigned n = 0;
 
-	TAILQ_FOREACH(c, &w->conns, link) {
-		if (c->state != CONN_H1_IDLE || c->bare || c->tls ||
-		    c->finish_pending)
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state != CONN_H1_IDLE || c->tls || c->finish_pending)
 			continue;
 		if (!c->idle_seen) {	/* cleared by every state change */
 			c->idle_seen = true;
 			continue;
 		}
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
-		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-			conn_go_bare(c);
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+		    conn_go_idle(c) == 0)
 			n++;
-		}
 	}
-	/* What the bare ones gave back is spread over the heap: return the
-	 * pages that are now free (limen sets a high trim threshold, see
+	/* What the compact ones gave back is spread over the heap: return
+	 * the pages that are now free (limen sets a high trim threshold, see
 	 * server.c).  libevent frees a bufferevent once this pass is over,
 	 * so the trim runs in the next one. */
 	if (n >= 64) {
@@ -427,8 +748,6 @@ conn_response_complete(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
-	evutil_socket_t bare_fd = c->bare ? event_get_fd(&c->timer) : -1;
-
 	if (c->x != NULL) {
 		c->x->state = EXCHANGE_ABORTED;
 		exchange_free(c->x);
@@ -440,8 +759,6 @@ conn_free(struct conn *c)
 	flush_detach(c->w->flusher, &c->flush);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
-	if (bare_fd >= 0)
-		close(bare_fd);
 	c->state = CONN_CLOSED;
 	connlimit_release(&c->sa.sa, c->limits);
 	metrics_conn_close(c->w->id, c->mseries);	/* admin hook */
@@ -515,6 +832,7 @@ conn_drain_all(struct worker *w)
 		else if (c->x != NULL)
 			c->x->close_after = true;
 	}
+	conn_idle_drain_all(w);
 }
 
 void
@@ -525,6 +843,9 @@ conn_kill_all(struct worker *w)
 
 	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
 		conn_free(c);
+	conn_idle_drain_all(w);
+	conn_idles_free(w->idles);
+	w->idles = NULL;
 	if (w->conn_sweep != NULL) {
 		event_free(w->conn_sweep);
 		w->conn_sweep = NULL;

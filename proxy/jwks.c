@@ -112,9 +112,29 @@ jwks_max_age(const char *cc)
 }
 
 long
-jwks_refresh_delay(const char *cc)
+jwks_lifetime(const char *cc, const char *expires, const char *date,
+    time_t now)
 {
 	long age = jwks_max_age(cc);
+	time_t exp, origin;
+
+	if (age >= 0 || expires == NULL)
+		return age;
+	if (acme_http_date(expires, &exp) == -1)
+		return 0;
+	if (date == NULL || acme_http_date(date, &origin) == -1)
+		origin = now;
+	if (exp <= origin)
+		return 0;
+	return exp - origin > 100L * 365 * 86400 ? 100L * 365 * 86400 :
+	    (long)(exp - origin);
+}
+
+long
+jwks_refresh_delay(const char *cc, const char *expires, const char *date,
+    time_t now)
+{
+	long age = jwks_lifetime(cc, expires, date, now);
 
 	if (age < 0)
 		return JWKS_REFRESH_DEFAULT_S;
@@ -123,6 +143,14 @@ jwks_refresh_delay(const char *cc)
 	if (age > JWKS_REFRESH_MAX_S)
 		return JWKS_REFRESH_MAX_S;
 	return age;
+}
+
+long
+jwks_jitter(long delay, uint32_t rnd)
+{
+	long span = delay / 10;
+
+	return span > 0 ? delay - (long)(rnd % (uint32_t)(span + 1)) : delay;
 }
 
 long
@@ -311,7 +339,8 @@ fetched_cb(const struct acme_http_response *resp, void *arg)
 	k->ks = ks;
 	keys_retire(atomic_exchange(&s->cur, k));
 	s->failures = 0;
-	delay = jwks_refresh_delay(resp->cache_control);
+	delay = jwks_jitter(jwks_refresh_delay(resp->cache_control,
+	    resp->expires, resp->date, time(NULL)), arc4random());
 	log_info("jwks: %s: %zu keys loaded, next refresh in %lds", s->url,
 	    jwt_keyset_count(ks), delay);
 	schedule(s, delay);

@@ -33,6 +33,8 @@
 #define LIMEN_PROXY_JWKS_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 #include <stddef.h>
 
 struct diag;
@@ -56,8 +58,23 @@ struct jwt_keyset;
  * absent or malformed.  "no-store" and "no-cache" count as max-age=0.
  */
 long jwks_max_age(const char *cache_control);
-/* Seconds until the next refresh after a success. */
-long jwks_refresh_delay(const char *cache_control);
+/*
+ * How long a fetched set stays fresh (RFC 9111 §4.2.1): max-age when
+ * present, else Expires minus Date (or minus `now` without a Date; an
+ * Expires that is not a date means already stale); -1 when neither says.
+ */
+long jwks_lifetime(const char *cache_control, const char *expires,
+    const char *date, time_t now);
+/* Seconds until the next refresh after a success: that lifetime,
+ * JWKS_REFRESH_DEFAULT_S without one, clamped to MIN..MAX. */
+long jwks_refresh_delay(const char *cache_control, const char *expires,
+    const char *date, time_t now);
+/*
+ * The delay brought forward by up to a tenth, by `rnd` (random bits):
+ * several limen instances behind one identity provider do not all ask
+ * at the same second.
+ */
+long jwks_jitter(long delay, uint32_t rnd);
 /* Seconds until the next try after `failures` failures in a row (>= 1). */
 long jwks_retry_delay(unsigned failures);
 /*

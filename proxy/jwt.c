@@ -30,6 +30,7 @@
 #include <openssl/rsa.h>
 
 #include "acme/jws.h"
+#include "common/pkey.h"
 #include "conf/diag.h"
 #include "proxy/jwt.h"
 
@@ -109,8 +110,6 @@ jwk_rsa(const json_t *jwk, const char **why)
 	long el = jwk_bytes(jwk, "e", eb, sizeof eb);
 	BIGNUM *n = NULL, *e = NULL;
 	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *key = NULL;
 
 	*why = "RSA key needs base64url n and e";
@@ -129,15 +128,10 @@ jwk_rsa(const json_t *jwk, const char **why)
 	*why = "invalid RSA key";
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
-	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		key = NULL;
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+		goto fail;
+	key = pkey_fromdata_bld("RSA", bld, EVP_PKEY_PUBLIC_KEY);
 fail:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(n);
 	BN_free(e);
@@ -152,8 +146,8 @@ jwk_ec(const json_t *jwk, enum jwt_kty kty, const char **why)
 	long xl = jwk_bytes(jwk, "x", x, sizeof x);
 	long yl = jwk_bytes(jwk, "y", y, sizeof y);
 	OSSL_PARAM params[3];
-	EVP_PKEY_CTX *ctx = NULL, *chk = NULL;
-	EVP_PKEY *key = NULL;
+	EVP_PKEY_CTX *chk = NULL;
+	EVP_PKEY *key;
 
 	*why = "EC key needs x and y of the curve's size";
 	if (xl != (long)clen || yl != (long)clen)
@@ -168,20 +162,14 @@ jwk_ec(const json_t *jwk, enum jwt_kty kty, const char **why)
 	    pub, 1 + 2 * clen);
 	params[2] = OSSL_PARAM_construct_end();
 	*why = "EC point is not on the curve";
-	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-		key = NULL;
-		goto done;
-	}
+	if ((key = pkey_fromdata("EC", params, EVP_PKEY_PUBLIC_KEY)) == NULL)
+		return NULL;
 	if ((chk = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL ||
 	    EVP_PKEY_public_check(chk) != 1) {
 		EVP_PKEY_free(key);
 		key = NULL;
 	}
-done:
 	EVP_PKEY_CTX_free(chk);
-	EVP_PKEY_CTX_free(ctx);
 	return key;
 }
 

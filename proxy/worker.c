@@ -11,6 +11,7 @@
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/listener.h>
 
 #include "common/log.h"
@@ -40,6 +42,7 @@
 #include "proxy/upstream.h"
 
 #define WORKER_ACCEPT_BACKOFF_MS 100	/* pause after EMFILE/ENFILE */
+#define WORKER_FD_SLOTS_AHEAD 4096	/* libevent fd entries made at once */
 
 uint64_t
 worker_now_ns(void)
@@ -148,6 +151,49 @@ workers_new(unsigned n)
 
 /* ---- accepting ---------------------------------------------------------- */
 
+/*
+ * libevent keeps a small entry (evmap_io, 32 bytes with malloc's header)
+ * per descriptor number its base has ever watched, made on the first
+ * event_add and never freed.  Made one by one as connections come in,
+ * those entries end up spread over the heap among everything the busy
+ * connections allocate, and once those are freed each entry pins a page
+ * that is otherwise free: with 10,000 idle keep-alive connections that
+ * was about 200 bytes of resident memory per connection (issue 6).  So
+ * when a descriptor number above the ones seen so far comes in, the
+ * worker makes the entries for the next WORKER_FD_SLOTS_AHEAD numbers in
+ * one go, packed together: it duplicates fd onto free numbers from there
+ * (F_DUPFD picks free ones only, so no other thread's descriptor is
+ * touched), adds and deletes an event on each, and closes them.  Four
+ * system calls per descriptor number, once in the life of the process.
+ */
+static void
+worker_fd_slot_cb(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+static void
+worker_fd_slots(struct worker *w, evutil_socket_t fd)
+{
+	int n, d, next = fd + 1, want;
+	struct event ev;
+
+	if (fd < w->fd_slots)
+		return;
+	want = fd < 256 ? 256 : fd < WORKER_FD_SLOTS_AHEAD ? fd :
+	    WORKER_FD_SLOTS_AHEAD;
+	for (n = 0; n < want; n++) {
+		if ((d = fcntl(fd, F_DUPFD_CLOEXEC, next)) < 0)
+			break;
+		event_assign(&ev, w->base, d, EV_READ, worker_fd_slot_cb,
+		    NULL);
+		if (event_add(&ev, NULL) == 0)
+			event_del(&ev);
+		close(d);
+		next = d + 1;
+	}
+	w->fd_slots = next;
+}
+
 static void
 worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
@@ -172,6 +218,7 @@ worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	}
 	w->accept_limits = (unsigned)lim;
 	wl->backoff_logged = false;
+	worker_fd_slots(w, fd);
 
 	/* PROXY header, TLS handshake, then HTTP/1.1 or HTTP/2 (accept.c) */
 	accept_start(w, fd, sa, (socklen_t)len, &wl->ls->sa, wl->ls->sa_len);

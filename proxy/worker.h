@@ -32,6 +32,7 @@ struct lsock;
 struct snapshot;
 struct wsnap;
 struct conn;
+struct conn_idles;
 struct upstream_cache;
 struct flusher;
 struct accesslog_buf;
@@ -98,6 +99,8 @@ struct worker {
 	struct wfront_list fronts;	/* handshakes, HTTP/2 sessions */
 	unsigned n_conns;		/* conns + fronts */
 	unsigned accept_limits;		/* connlimit flags for conn_start */
+	int fd_slots;			/* libevent has entries below this
+					 * descriptor number (worker.c) */
 	bool draining;			/* shutting down */
 
 	struct h1_request *scratch_req;	/* parse buffers, reused */
@@ -105,6 +108,7 @@ struct worker {
 	struct upstream_cache *ucache;	/* idle upstream connections */
 	struct flusher *flusher;	/* write-behind queue (flush.h) */
 	struct event *conn_sweep;	/* conn.c: idle conns shed buffers */
+	struct conn_idles *idles;	/* conn.c: compact idle conns */
 	struct accesslog_buf *alog;
 
 	/* exchange.c: arenas and request-body buffers of ended exchanges,

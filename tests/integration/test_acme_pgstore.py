@@ -14,7 +14,6 @@ answers for the shared account whichever instance ordered (stateless
 HTTP-01, docs/acme.md), as an instance behind a load balancer must.
 """
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -29,65 +28,21 @@ from test_acme_run import issued_by_pebble, s_client_verify, served_cert
 
 psycopg2 = pytest.importorskip("psycopg2")
 
-PGBIN = "/usr/lib/postgresql/15/bin"
-
-
-def as_postgres(argv):
-    return subprocess.run(["runuser", "-u", "postgres", "--", *argv],
-                          capture_output=True, text=True, timeout=120)
-
-
-class Cluster:
-    def __init__(self, base, port):
-        self.base = base
-        self.port = port
-        self.data = os.path.join(base, "data")
-
-    def conn(self, db="postgres"):
-        c = psycopg2.connect(host="127.0.0.1", port=self.port,
-                             user="postgres", dbname=db, connect_timeout=5)
-        c.autocommit = True
-        return c
-
-    def sql(self, query, db="postgres", args=None):
-        c = self.conn(db)
-        try:
-            cur = c.cursor()
-            cur.execute(query, args)
-            return cur.fetchall() if cur.description else None
-        finally:
-            c.close()
-
-    def start(self):
-        r = as_postgres([PGBIN + "/pg_ctl", "-D", self.data, "-l",
-                         os.path.join(self.base, "log"), "-w", "-t", "60",
-                         "start", "-o", "-p %d -k %s -c listen_addresses="
-                         "127.0.0.1 -c fsync=off -c shared_buffers=16MB" %
-                         (self.port, self.base)])
-        assert r.returncode == 0, r.stdout + r.stderr
-
-    def stop(self, mode="fast"):
-        as_postgres([PGBIN + "/pg_ctl", "-D", self.data, "-w", "stop", "-m",
-                     mode])
-
-    def conninfo(self, db):
-        return "host=127.0.0.1 port=%d dbname=%s user=postgres " \
-               "connect_timeout=3" % (self.port, db)
+from pgcluster import Cluster, installed, pg_ids  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def pg():
-    if not os.path.exists(os.path.join(PGBIN, "initdb")):
+    if not installed():
         pytest.skip("PostgreSQL 15 is not installed (make deps)")
-    pw = pwd.getpwnam("postgres")
+    uid, gid = pg_ids()
     base = tempfile.mkdtemp(prefix="limen-acmepg-", dir="/tmp")
-    os.chown(base, pw.pw_uid, pw.pw_gid)
+    os.chown(base, uid, gid)
     os.chmod(base, 0o700)
-    cl = Cluster(base, free_port())
-    r = as_postgres([PGBIN + "/initdb", "-D", cl.data, "-A", "trust",
-                     "-U", "postgres", "--no-sync"])
-    assert r.returncode == 0, r.stderr
-    cl.start()
+    cl = Cluster(free_port(), os.path.join(base, "data"), base,
+                 connect_timeout=5)
+    cl.initdb()
+    cl.start("shared_buffers=16MB")
     yield cl
     cl.stop("immediate")
     shutil.rmtree(base, ignore_errors=True)
@@ -186,7 +141,7 @@ def test_two_instances_order_each_name_once_and_share_it(
     a = Instance(tmp_path, "a", http_port=acme.http_port)
     b = Instance(tmp_path, "b")
     kf = key_file(tmp_path, "store.key", "s3cret-store-key")
-    ci = pg.conninfo(db)
+    ci = pg.conninfo(db, connect_timeout=3)
     la = start(run_limen, acme, a, ci, kf)
     # a answers HTTP-01 for the shared account once it has it
     la.wait_log(r"storage: connected to PostgreSQL", timeout=10)
@@ -265,7 +220,7 @@ def test_wrong_storage_key_is_a_clear_error(pg, db, acme, run_limen,
                                             tmp_path):
     acme.start_pebble()
     a = Instance(tmp_path, "a")
-    ci = pg.conninfo(db)
+    ci = pg.conninfo(db, connect_timeout=3)
     good = key_file(tmp_path, "good.key", "the-right-key")
     bad = key_file(tmp_path, "bad.key", "another-key")
     # the first start sets the store up with the right key (no CA needed)
@@ -308,7 +263,7 @@ def test_an_instance_that_did_not_order_answers_http01(
     a = Instance(tmp_path, "a", http_port=acme.http_port)
     b = Instance(tmp_path, "b", http_port=None)
     kf = key_file(tmp_path, "store.key", "k2")
-    ci = pg.conninfo(db)
+    ci = pg.conninfo(db, connect_timeout=3)
     la = start(run_limen, acme, a, ci, kf, names=['"*"'])
     la.wait_log(r"storage: connected to PostgreSQL", timeout=10)
     lb = start(run_limen, acme, b, ci, kf)
@@ -333,7 +288,7 @@ def test_store_lost_then_back_keeps_serving_and_reconnects(
     acme.start_pebble()
     a = Instance(tmp_path, "a", http_port=acme.http_port)
     kf = key_file(tmp_path, "store.key", "k3")
-    lim = start(run_limen, acme, a, pg.conninfo(db), kf)
+    lim = start(run_limen, acme, a, pg.conninfo(db, connect_timeout=3), kf)
     for n in NAMES:
         wait_for(lambda: issued_by_pebble(a.tls_port, n), timeout=30,
                  what="pebble's certificate for %s:\n%s" % (n, lim.log()))
@@ -373,7 +328,7 @@ def test_limen_certs_saves_to_the_store_and_fails_cleanly_without_it(
                          re.escape(n), r.stdout), r.stdout + r.stderr
     assert "POST /order-plz" not in acme.pebble.log()
 
-    r = acme.certs(extra_acme=storage_yaml(pg.conninfo(db), kf), timeout=60)
+    r = acme.certs(extra_acme=storage_yaml(pg.conninfo(db, connect_timeout=3), kf), timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = pg.sql("SELECT name FROM limen_acme_certs ORDER BY name", db=db)
     assert [x[0] for x in rows] == sorted(NAMES), r.stderr
@@ -386,7 +341,7 @@ def test_reload_adds_a_name_under_the_same_store(pg, db, acme, run_limen,
     acme.start_pebble()
     a = Instance(tmp_path, "a", http_port=acme.http_port)
     kf = key_file(tmp_path, "store.key", "k5")
-    ci = pg.conninfo(db)
+    ci = pg.conninfo(db, connect_timeout=3)
     lim = run_limen(config(acme, a, ci, kf, names=NAMES[:1]),
                     wait_ports=[a.http_port, a.tls_port], name="limen-a.yaml")
     wait_for(lambda: issued_by_pebble(a.tls_port, NAMES[0]), timeout=30,
@@ -412,7 +367,7 @@ def test_two_instances_renew_each_name_once(pg, db, acme, run_limen,
     a = Instance(tmp_path, "a", http_port=acme.http_port)
     b = Instance(tmp_path, "b")
     kf = key_file(tmp_path, "store.key", "k6")
-    ci = pg.conninfo(db)
+    ci = pg.conninfo(db, connect_timeout=3)
     la = start(run_limen, acme, a, ci, kf)
     la.wait_log(r"storage: connected to PostgreSQL", timeout=10)
     lb = start(run_limen, acme, b, ci, kf)
@@ -442,7 +397,7 @@ def test_moving_from_local_storage_uploads_without_ordering(
     a = Instance(tmp_path, "a", http_port=acme.http_port)
     a.state = acme.state
     kf = key_file(tmp_path, "store.key", "k7")
-    lim = start(run_limen, acme, a, pg.conninfo(db), kf)
+    lim = start(run_limen, acme, a, pg.conninfo(db, connect_timeout=3), kf)
     wait_for(lambda: stored_names(pg, db) == sorted(NAMES), timeout=20,
              what="the local certificates in the store:\n" + lim.log())
     for n in NAMES:

@@ -26,43 +26,20 @@ from conftest import (BACKUP_BIN, SAN_PATTERNS, SLOW, free_port, run_cmd,
 
 psycopg2 = pytest.importorskip("psycopg2")
 
-PGBIN = "/usr/lib/postgresql/15/bin"
+from pgcluster import Cluster, installed, pg_ids  # noqa: E402
+
+_pg_ids = pg_ids          # test_examples.py imports it from here
 
 
-def _pg_ids():
-    import pwd
-    pw = pwd.getpwnam("postgres")
-    return pw.pw_uid, pw.pw_gid
+class BackupCluster(Cluster):
+    """The module's cluster, with its WAL-archive job and destination."""
 
-
-def as_postgres(argv, **kw):
-    return subprocess.run(["runuser", "-u", "postgres", "--", *argv],
-                          capture_output=True, text=True, timeout=120, **kw)
-
-
-class Cluster:
     def __init__(self, base, port):
+        super().__init__(port, os.path.join(base, "pg", "data"),
+                         os.path.join(base, "pg"))
         self.base = base
-        self.port = port
-        self.data = os.path.join(base, "pg", "data")
-        self.sock = os.path.join(base, "pg")
         self.archive_config = os.path.join(base, "archive.yaml")
         self.dest = os.path.join(base, "dest")
-
-    def conn(self, db="postgres"):
-        c = psycopg2.connect(host="127.0.0.1", port=self.port,
-                             user="postgres", dbname=db)
-        c.autocommit = True
-        return c
-
-    def sql(self, query, db="postgres", args=None):
-        c = self.conn(db)
-        try:
-            cur = c.cursor()
-            cur.execute(query, args)
-            return cur.fetchall() if cur.description else None
-        finally:
-            c.close()
 
     def exists(self, db):
         return bool(self.sql("SELECT 1 FROM pg_database WHERE datname = %s",
@@ -83,10 +60,6 @@ class Cluster:
             out["%s.%s" % (schema, name)] = sorted(
                 rows, key=lambda r: [("" if v is None else str(v)) for v in r])
         return out
-
-    def conninfo(self, db):
-        return "host=127.0.0.1 port=%d dbname=%s user=postgres" % (
-            self.port, db)
 
 
 def job_yaml(name, cluster, db, dest, kind="logical", compression="gzip",
@@ -130,7 +103,7 @@ def backup(*args, timeout=180, **kw):
 
 @pytest.fixture(scope="module")
 def pg():
-    if not os.path.exists(os.path.join(PGBIN, "initdb")):
+    if not installed():
         pytest.skip("PostgreSQL 15 is not installed (make deps)")
     uid, gid = _pg_ids()
     base = tempfile.mkdtemp(prefix="limen-bk-", dir="/tmp")
@@ -146,10 +119,8 @@ def pg():
         os.chown(os.path.join(base, d), uid, gid)
         os.chmod(os.path.join(base, d), 0o755)
     port = free_port()
-    cl = Cluster(base, port)
-    r = as_postgres([PGBIN + "/initdb", "-D", cl.data, "-A", "trust",
-                     "-U", "postgres", "--no-sync"])
-    assert r.returncode == 0, r.stderr
+    cl = BackupCluster(base, port)
+    cl.initdb()
     # the phys job that archive_command names; tests add jobs elsewhere
     write_config(cl.archive_config, [job_yaml(
         "phys", cl, "postgres", cl.dest, kind="physical",
@@ -161,19 +132,11 @@ def pg():
     # ALTER SYSTEM and pg_reload_conf() (test_examples.py does)
     with open(os.path.join(cl.data, "postgresql.auto.conf"), "a") as f:
         f.write("archive_command = '%s'\n" % archive)
-    opts = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c wal_level=replica "
-            "-c archive_mode=on -c fsync=off "
-            "-c max_wal_senders=5 -c shared_buffers=32MB"
-            % (port, cl.sock))
-    r = as_postgres([PGBIN + "/pg_ctl", "-D", cl.data, "-l",
-                     os.path.join(base, "pg", "log"), "-w", "-t", "60",
-                     "start", "-o", opts])
-    assert r.returncode == 0, r.stdout + r.stderr
+    cl.start("wal_level=replica", "archive_mode=on", "max_wal_senders=5",
+             "shared_buffers=32MB")
     yield cl
-    as_postgres([PGBIN + "/pg_ctl", "-D", cl.data, "-w", "stop",
-                 "-m", "immediate"])
-    log = open(os.path.join(base, "pg", "log"), errors="replace").read() \
-        if os.path.exists(os.path.join(base, "pg", "log")) else ""
+    cl.stop("immediate")
+    log = cl.server_log()
     shutil.rmtree(base, ignore_errors=True)
     # archive-wal runs under PostgreSQL: its reports land in the server log
     assert not SAN_PATTERNS.search(log), log

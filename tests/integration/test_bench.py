@@ -75,6 +75,22 @@ def test_proc_readers_see_this_process():
         child.wait()
 
 
+def test_settled_rss_waits_for_a_stable_window(monkeypatch):
+    """The idle scenario reads RSS once it stopped moving, not at once."""
+    samples = iter([100, 400, 700, 1000] + [1000] * 20)
+    monkeypatch.setattr(bench, "rss_bytes", lambda pid: next(samples) << 20)
+    monkeypatch.setattr(bench, "IDLE_SAMPLE_S", 0.001)
+    monkeypatch.setattr(bench, "IDLE_WINDOW_S", 0.004)
+    rss, took = bench.settled_rss(1, 0)
+    assert rss == 1000 << 20
+    # never settles: bounded, the last sample is taken
+    grow = iter(range(1, 100000))
+    monkeypatch.setattr(bench, "rss_bytes", lambda pid: next(grow) << 20)
+    monkeypatch.setattr(bench, "IDLE_MAX_S", 0.05)
+    rss, took = bench.settled_rss(1, 0)
+    assert rss > 4 << 20 and took < 1
+
+
 def test_summary_takes_medians_and_the_table_marks_limen_not_yet():
     results = {"h1": {"nginx": [{"rps": 10, "p50_ms": 1, "p99_ms": 5, "cpu_us": 30,
                                  "errors": 0},

@@ -69,6 +69,43 @@ test_conf_yaml_rejects_duplicate_keys(void)
 	    "t.yaml:2:1: error: duplicate key 'global' (first at line 1)\n");
 }
 
+/* Past 16 keys a map is indexed by hash: duplicates are still found,
+ * order and values kept, and 50,000 keys load (linear, not quadratic). */
+static void
+test_conf_yaml_large_map_keeps_order_and_finds_duplicates(void)
+{
+	enum { N = 50000 };
+	size_t cap = (size_t)N * 24 + 64, len = 0;
+	char *y = malloc(cap);
+	struct arena *a = arena_new(0);
+	struct ynode *root;
+	struct diag d;
+
+	REQUIRE(y != NULL && a != NULL);
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(y + len, cap - len, "k%d: %d\n", i, i);
+	diag_init(&d);
+	REQUIRE(conf_yaml_parse(a, "t.yaml", y, len, &root, &d) == 0);
+	REQUIRE(root->kind == YNODE_MAP && root->n_pairs == N);
+	CHECK_STR(root->pairs[0].key->str, "k0");
+	CHECK_STR(root->pairs[N - 1].key->str, "k49999");
+	CHECK_STR(conf_yaml_get(root, "k31337")->str, "31337");
+	CHECK_INT(d.n, ==, 0);
+	diag_free(&d);
+	/* duplicates of an early, a middle and the 16th key, past the index */
+	len += (size_t)snprintf(y + len, cap - len, "k0: x\nk25000: x\nk15: x\n");
+	diag_init(&d);
+	CHECK_INT(conf_yaml_parse(a, "t.yaml", y, len, &root, &d), ==, -1);
+	CHECK_INT(d.n, ==, 3);
+	diag_free(&d);
+	arena_free(a);
+	free(y);
+	CHECK_STR(conf_test_errors("a: 1\nb: 2\nc: 3\nd: 4\ne: 5\nf: 6\n"
+	    "g: 7\nh: 8\ni: 9\nj: 10\nk: 11\nl: 12\nm: 13\nn: 14\n"
+	    "o: 15\np: 16\nq: 17\nc: 18\n"),
+	    "t.yaml:18:1: error: duplicate key 'c' (first at line 3)\n");
+}
+
 static void
 test_conf_yaml_rejects_anchors_aliases_and_tags(void)
 {
@@ -186,6 +223,7 @@ test_conf_env_errors_name_the_key(void)
 HARNESS_MAIN(T(test_conf_yaml_tree_keeps_positions_and_order),
     T(test_conf_yaml_empty_document_is_null),
     T(test_conf_yaml_rejects_duplicate_keys),
+    T(test_conf_yaml_large_map_keeps_order_and_finds_duplicates),
     T(test_conf_yaml_rejects_anchors_aliases_and_tags),
     T(test_conf_yaml_rejects_second_document),
     T(test_conf_yaml_rejects_complex_keys),

@@ -54,15 +54,54 @@ test_jwks_max_age_reads_cache_control(void)
 static void
 test_jwks_refresh_delay_is_clamped(void)
 {
-	CHECK_INT(jwks_refresh_delay(NULL), ==, 3600);
-	CHECK_INT(jwks_refresh_delay("public"), ==, 3600);
-	CHECK_INT(jwks_refresh_delay("max-age=0"), ==, 300);
-	CHECK_INT(jwks_refresh_delay("no-store"), ==, 300);
-	CHECK_INT(jwks_refresh_delay("max-age=299"), ==, 300);
-	CHECK_INT(jwks_refresh_delay("max-age=7200"), ==, 7200);
-	CHECK_INT(jwks_refresh_delay("max-age=86401"), ==, 86400);
-	CHECK_INT(jwks_refresh_delay("max-age=99999999999999999999"), ==,
+	CHECK_INT(jwks_refresh_delay(NULL, NULL, NULL, 0), ==, 3600);
+	CHECK_INT(jwks_refresh_delay("public", NULL, NULL, 0), ==, 3600);
+	CHECK_INT(jwks_refresh_delay("max-age=0", NULL, NULL, 0), ==, 300);
+	CHECK_INT(jwks_refresh_delay("no-store", NULL, NULL, 0), ==, 300);
+	CHECK_INT(jwks_refresh_delay("max-age=299", NULL, NULL, 0), ==, 300);
+	CHECK_INT(jwks_refresh_delay("max-age=7200", NULL, NULL, 0), ==, 7200);
+	CHECK_INT(jwks_refresh_delay("max-age=86401", NULL, NULL, 0), ==, 86400);
+	CHECK_INT(jwks_refresh_delay("max-age=99999999999999999999", NULL, NULL,
+	    0), ==,
 	    86400);
+}
+
+static void
+test_jwks_lifetime_falls_back_to_expires(void)
+{
+	/* Date and Expires from the server, 2 h apart */
+	const char *date = "Tue, 24 Nov 2026 10:00:00 GMT";
+	const char *exp = "Tue, 24 Nov 2026 12:00:00 GMT";
+	time_t now = 1795514400;	/* 2026-11-24 10:00:00 UTC */
+
+	CHECK_INT(jwks_lifetime(NULL, exp, date, 0), ==, 7200);
+	/* max-age wins over Expires */
+	CHECK_INT(jwks_lifetime("max-age=600", exp, date, 0), ==, 600);
+	/* without Date, from our clock; a past Expires is stale */
+	CHECK_INT(jwks_lifetime(NULL, exp, NULL, now), ==, 7200);
+	CHECK_INT(jwks_lifetime(NULL, exp, "garbage", now + 3600), ==, 3600);
+	CHECK_INT(jwks_lifetime(NULL, date, NULL, now + 60), ==, 0);
+	/* "Expires: 0" and other non-dates mean already expired */
+	CHECK_INT(jwks_lifetime(NULL, "0", date, now), ==, 0);
+	CHECK_INT(jwks_lifetime(NULL, NULL, date, now), ==, -1);
+	CHECK_INT(jwks_refresh_delay(NULL, exp, date, 0), ==, 7200);
+	CHECK_INT(jwks_refresh_delay(NULL, "0", date, 0), ==, 300);
+}
+
+static void
+test_jwks_jitter_brings_the_refresh_forward_by_a_tenth_at_most(void)
+{
+	uint32_t r;
+
+	CHECK_INT(jwks_jitter(3600, 0), ==, 3600);
+	CHECK_INT(jwks_jitter(3600, 360), ==, 3240);
+	CHECK_INT(jwks_jitter(3600, 361), ==, 3600);
+	for (r = 0; r < 5000; r += 7) {
+		long d = jwks_jitter(300, r * 2654435761u);
+
+		CHECK(d >= 270 && d <= 300);
+	}
+	CHECK_INT(jwks_jitter(5, 12345), ==, 5);
 }
 
 static void
@@ -250,6 +289,8 @@ test_jwks_fetches_keeps_old_keys_and_refetches_on_kick(void)
 HARNESS_MAIN(
     T(test_jwks_max_age_reads_cache_control),
     T(test_jwks_refresh_delay_is_clamped),
+    T(test_jwks_lifetime_falls_back_to_expires),
+    T(test_jwks_jitter_brings_the_refresh_forward_by_a_tenth_at_most),
     T(test_jwks_retry_delay_backs_off_to_five_minutes),
     T(test_jwks_kick_is_rate_limited),
     T(test_jwks_url_https_or_loopback_http),
