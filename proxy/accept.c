@@ -11,7 +11,8 @@
  *
  * The TLS handshake runs on a bufferevent_openssl (tls.c) whose event
  * callback gets BEV_EVENT_CONNECTED; the same bufferevent is then handed
- * to the front ALPN selected.
+ * to the HTTP/2 front, or its session to a socket bufferevent driven by
+ * tlsio.h for the HTTP/1.1 front.
  */
 #include "proxy/accept.h"
 
@@ -37,6 +38,7 @@
 #include "proxy/snapshot.h"
 #include "proxy/tls.h"
 #include "proxy/tls_listen.h"
+#include "proxy/tlsio.h"
 #include "proxy/worker.h"
 
 #define ACCEPT_MAX_IO (256 * 1024)	/* per read/write call */
@@ -192,6 +194,14 @@ accept_tls_event_cb(struct bufferevent *bev, short what, void *arg)
 		accept_return_limits(w, &sa);
 		return;
 	default:
+		/* HTTP/1.1: the session goes on with limen's own reads and
+		 * writes (tlsio.h) */
+		if ((bev = tlsio_adopt(bev, BEV_OPT_DEFER_CALLBACKS)) == NULL) {
+			accept_return_limits(w, &sa);
+			return;
+		}
+		bufferevent_set_max_single_read(bev, ACCEPT_MAX_IO);
+		bufferevent_set_max_single_write(bev, ACCEPT_MAX_IO);
 		if (conn_start(w, bev, (struct sockaddr *)&sa, sa_len, &local,
 		    local_len, true) == -1) {
 			accept_return_limits(w, &sa);

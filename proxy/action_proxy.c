@@ -20,7 +20,9 @@
  * Bodies are re-framed on both sides (Content-Length kept, chunked
  * decoded and re-encoded) and never held whole: the request body moves
  * when the upstream's output is under EXCHANGE_BUF_HIGH, the response
- * body when the client's is.
+ * body when the client's is.  A large Content-Length body that nothing
+ * transforms, between plain sockets, moves in the kernel instead
+ * (splice(2), proxy/splice.h) once what the buffers held is out.
  *
  * Timeouts (from the pool): connect; response (504 when no head came
  * that long after the request was sent; also the idle time between body
@@ -46,6 +48,7 @@
 #include "proxy/pool.h"
 #include "proxy/rawread.h"
 #include "proxy/snapshot.h"
+#include "proxy/splice.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
 
@@ -73,6 +76,8 @@ struct proxy {
 	bool up_chunked;		/* request body re-encoded chunked */
 	bool got_bytes;			/* any response byte */
 	bool paused;			/* upstream reading stopped for the client */
+	bool splice_ok;			/* the body may go through splice.h */
+	struct splice_xfer *sx;		/* the body moves in the kernel */
 	bool fresh_retry_done;
 	enum h1_body resp_kind;
 	uint64_t resp_left;
@@ -81,6 +86,7 @@ struct proxy {
 };
 
 static void proxy_attempt(struct proxy *p);
+static void proxy_splice_try(struct proxy *p);
 static void proxy_read_cb(struct bufferevent *bev, void *arg);
 static void proxy_write_cb(struct bufferevent *bev, void *arg);
 static void proxy_event_cb(struct bufferevent *bev, short what, void *arg);
@@ -103,6 +109,17 @@ proxy_release_server(struct proxy *p, enum pool_outcome o)
 	}
 }
 
+/* End a splice transfer (if any), counting what reached the client. */
+static void
+proxy_splice_stop(struct proxy *p)
+{
+	if (p->sx == NULL)
+		return;
+	p->x->bytes_out += splice_moved(p->sx);
+	splice_free(p->sx);
+	p->sx = NULL;
+}
+
 static void
 proxy_on_free(struct exchange *x)
 {
@@ -110,6 +127,7 @@ proxy_on_free(struct exchange *x)
 
 	if (p == NULL)
 		return;
+	proxy_splice_stop(p);
 	if (p->u != NULL) {
 		upstream_close(p->u);
 		p->u = NULL;
@@ -128,6 +146,7 @@ proxy_fail(struct proxy *p, enum pool_outcome o, int status)
 	struct exchange *x = p->x;
 	bool retriable;
 
+	proxy_splice_stop(p);
 	if (p->u != NULL) {
 		upstream_close(p->u);
 		p->u = NULL;
@@ -486,11 +505,17 @@ proxy_complete(struct proxy *p)
 
 	p->state = PROXY_DONE;
 	p->u = NULL;
+	/* A spliced body: the idle connection's read interest is registered
+	 * before the transfer drops its own, so the socket's epoll
+	 * registration never changes (splice.c). */
 	if (p->resp_keep_alive && p->req_end_sent &&
-	    p->resp_kind != H1_BODY_UNTIL_CLOSE)
+	    p->resp_kind != H1_BODY_UNTIL_CLOSE) {
 		upstream_release(u, p->pc->keepalive, p->pc->idle_timeout_ms);
-	else
+		proxy_splice_stop(p);
+	} else {
+		proxy_splice_stop(p);
 		upstream_close(u);
+	}
 	proxy_release_server(p, POOL_OK);
 	exchange_send_end(x);
 }
@@ -511,8 +536,11 @@ proxy_stream(struct proxy *p, bool eof)
 		if (p->resp_kind == H1_BODY_NONE ||
 		    (p->resp_kind == H1_BODY_LENGTH && p->resp_left == 0))
 			return 1;
-		if ((len = evbuffer_get_length(in)) == 0)
+		if ((len = evbuffer_get_length(in)) == 0) {
+			if (p->splice_ok && !eof)
+				proxy_splice_try(p);	/* the rest in the kernel */
 			return eof && p->resp_kind == H1_BODY_UNTIL_CLOSE ? 1 : 0;
+		}
 		if (!eof && exchange_out_pending(x) >= EXCHANGE_BUF_HIGH) {
 			p->paused = true;
 			bufferevent_disable(p->u->bev, EV_READ);
@@ -621,6 +649,89 @@ proxy_tunnel(struct proxy *p)
 	x->front->tunnel(x, bev);
 }
 
+/* ---- splice(2) for the body (splice.h) -------------------------------
+ *
+ * After the head: may the body bypass user space?  Then proxy_stream()
+ * forwards what the input buffer holds as usual, and once it is empty
+ * proxy_splice_try() hands the upstream socket to a transfer of exactly
+ * the bytes the body still has.  Bytes still queued towards the client
+ * go first: the transfer is held until on_drained finds the client's
+ * output empty.  A transfer that cannot start leaves the exchange on the
+ * normal path for good.
+ */
+static bool
+proxy_splice_gate(struct proxy *p)
+{
+	struct exchange *x = p->x;
+	struct bufferevent *bev = p->u->bev;
+	uint64_t have = evbuffer_get_length(bufferevent_get_input(bev));
+	struct splice_gate g = {
+		.client_raw = x->front->raw_fd != NULL && x->front->raw_fd(x) >= 0,
+		.upstream_plain = bufferevent_openssl_get_ssl(bev) == NULL,
+		.length_framed = p->resp_kind == H1_BODY_LENGTH &&
+		    x->resp_body == EXCHANGE_BODY_LENGTH,
+		.transformed = x->encoder != NULL,
+		.head_only = (x->method_flags & EXCHANGE_M_HEAD) != 0,
+		.request_sent = p->req_end_sent,
+		.left = p->resp_left > have ? p->resp_left - have : 0,
+	};
+
+	return x->w->pipes != NULL && splice_wanted(&g);
+}
+
+static void
+proxy_splice_done(struct splice_xfer *s, enum splice_end e, void *arg)
+{
+	struct proxy *p = arg;
+	uint64_t moved = splice_moved(s);
+
+	p->resp_left -= moved;
+	if (e == SPLICE_DONE) {
+		proxy_complete(p);	/* frees s */
+		return;
+	}
+	proxy_splice_stop(p);		/* frees s, counts the bytes */
+	log_debug("proxy: %s: body from %s cut after %llu spliced "
+		    "bytes: %s", p->x->request_id, p->x->upstream_name,
+		    (unsigned long long)moved, splice_end_string(e));
+	switch (e) {
+	case SPLICE_SRC_TIMEOUT:
+		proxy_fail(p, POOL_FAIL_TIMEOUT, 504);	/* cuts the response */
+		break;
+	case SPLICE_DST_ERROR:
+	case SPLICE_DST_TIMEOUT:
+		proxy_fail(p, POOL_ABORTED, 502);	/* the client's doing */
+		break;
+	default:
+		proxy_fail(p, POOL_FAIL_RESET, 502);
+		break;
+	}
+}
+
+static void
+proxy_splice_try(struct proxy *p)
+{
+	struct exchange *x = p->x;
+	struct bufferevent *bev = p->u->bev;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	int cfd;
+
+	p->splice_ok = false;	/* one try: a fallback stays on the normal path */
+	if (p->sx != NULL || p->resp_left < SPLICE_MIN_BYTES ||
+	    evbuffer_get_length(in) != 0 || x->front->raw_fd == NULL ||
+	    (cfd = x->front->raw_fd(x)) < 0)
+		return;
+	p->sx = splice_start(x->w->pipes, x->w->base, bufferevent_getfd(bev),
+	    cfd, p->resp_left, p->pc->response_timeout_ms,
+	    exchange_out_pending(x) > 0, proxy_splice_done, p);
+	if (p->sx == NULL)
+		return;
+	bufferevent_disable(bev, EV_READ);	/* after splice_start: no
+						 * epoll_ctl (splice.c) */
+	log_debug("proxy: %s: splicing %llu body bytes", x->request_id,
+	    (unsigned long long)p->resp_left);
+}
+
 /* Parse the response head; 1 when it was handled, 0 for more bytes. */
 static int
 proxy_read_head(struct proxy *p)
@@ -699,6 +810,7 @@ proxy_read_head(struct proxy *p)
 	switch (r->body) {
 	case H1_BODY_LENGTH:
 		exchange_send_head(x, EXCHANGE_BODY_LENGTH, r->content_length);
+		p->splice_ok = proxy_splice_gate(p);
 		break;
 	case H1_BODY_NONE:
 		exchange_send_head(x, EXCHANGE_BODY_NONE, 0);
@@ -791,6 +903,8 @@ proxy_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct proxy *p = arg;
 
+	if (p->sx != NULL)
+		return;		/* the socket is splice.c's */
 	if (p->u != NULL)
 		proxy_read_more(p);
 	proxy_read(p, false);
@@ -801,6 +915,11 @@ proxy_on_drained(struct exchange *x)
 {
 	struct proxy *p = x->action_ctx;
 
+	if (p != NULL && p->sx != NULL) {
+		if (exchange_out_pending(x) == 0)
+			splice_release(p->sx);	/* what was queued is out */
+		return;
+	}
 	if (p == NULL || !p->paused || p->u == NULL)
 		return;
 	p->paused = false;
@@ -843,6 +962,8 @@ proxy_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct proxy *p = arg;
 
+	if (p->sx != NULL)
+		return;	/* a stale event: the transfer sees the socket itself */
 	if (what & BEV_EVENT_CONNECTED) {
 		proxy_connected(p);
 		return;

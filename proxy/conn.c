@@ -8,7 +8,9 @@
  * exchange's arena; body bytes move from the socket's input buffer into
  * the exchange's req_body by evbuffer_remove_buffer (whole chains move, no
  * copy) or, for chunked bodies, decoded by h1_chunked_feed.  Response
- * bytes move the same way into the output buffer.  Back-pressure: the
+ * bytes move the same way into the output buffer, or, for a spliced
+ * body (h1_raw_fd, proxy/splice.h), straight into the socket while the
+ * output buffer is empty.  Back-pressure: the
  * input stops being read at CONN_INPUT_HIGH, req_body stops being filled
  * at EXCHANGE_BUF_HIGH, and the write callback (low watermark
  * EXCHANGE_BUF_LOW) tells the action when it may produce again.
@@ -51,6 +53,7 @@
 #include "proxy/slab.h"
 #include "proxy/snapshot.h"
 #include "proxy/tls.h"
+#include "proxy/tlsio.h"
 #include "proxy/worker.h"
 
 #define CONN_INPUT_HIGH (64 * 1024)	/* bytes read ahead from a client */
@@ -90,6 +93,8 @@ struct conn {
 	struct h1_chunked chunked;
 	unsigned n_requests;
 	bool tls;
+	bool tlsio;			/* TLS through tlsio.h (else a
+					 * bufferevent_openssl) */
 	bool keep_alive;		/* the request allows another one */
 	bool chunked_body;
 	bool body_done;
@@ -193,14 +198,20 @@ conn_setup_bev(struct conn *c)
 
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
-	if (c->tls) {	/* bufferevent_openssl writes by itself */
+	if (c->tls && !c->tlsio) {
+		/* bufferevent_openssl writes by itself */
 		bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_HIGH);
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
-	} else {	/* no FIONREAD (rawread.h), write-behind (flush.h) */
-		(void)rawread_attach(bev);	/* else libevent's reads */
+	} else {	/* no FIONREAD (rawread.h), write-behind (flush.h);
+			 * TLS: tlsio.h reads and writes the same way */
+		if (!c->tls)
+			(void)rawread_attach(bev);	/* else libevent's */
+		/* rawread's own mark, else libevent's (tlsio suspends
+		 * through libevent's) */
 		rawread_set_high(bev, CONN_INPUT_HIGH);
 		bufferevent_enable(bev, EV_READ);
 		flush_attach(&c->flush, bev);
+		c->flush.write = c->tls ? tlsio_flush : NULL;
 	}
 }
 
@@ -641,12 +652,14 @@ conn_start(struct worker *w, struct bufferevent *bev, const struct sockaddr *sa,
 	l = listener_find_conf(w->cur->snap->conf, local, local_len);
 	if (l == NULL || (c = conn_alloc(w)) == NULL) {
 		/* The address left the configuration a moment ago. */
-		bufferevent_free(bev);
+		tlsio_free(bev);
 		return -1;
 	}
 	c->w = w;
 	c->bev = bev;
 	c->tls = tls;
+	c->tlsio = tls && tlsio_ssl(bev) != NULL &&
+	    bufferevent_openssl_get_ssl(bev) == NULL;
 	c->limits = (uint8_t)w->accept_limits;	/* counted by worker_accept_cb */
 	w->accept_limits = 0;
 	if (sa_len > sizeof(c->sa))
@@ -758,7 +771,7 @@ conn_free(struct conn *c)
 	evtimer_del(&c->timer);
 	flush_detach(c->w->flusher, &c->flush);
 	if (c->bev != NULL)
-		bufferevent_free(c->bev);
+		tlsio_free(c->bev);	/* any bufferevent; TLS: the session */
 	c->state = CONN_CLOSED;
 	connlimit_release(&c->sa.sa, c->limits);
 	metrics_conn_close(c->w->id, c->mseries);	/* admin hook */
@@ -1023,7 +1036,7 @@ conn_read_head(struct conn *c)
 		x->host_len = (size_t)rc;
 	} else if (c->tls && (p = arena_alloc(x->arena,
 	    CERTBUNDLE_NAME_MAX + 1)) != NULL &&
-	    (rc = tls_servername(bufferevent_openssl_get_ssl(c->bev), p)) > 0) {
+	    (rc = tls_servername(tlsio_ssl(c->bev), p)) > 0) {
 		/* no Host (HTTP/1.0): the TLS SNI names the site */
 		x->host = p;
 		x->host_len = (size_t)rc;
@@ -1212,9 +1225,10 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 static void
 conn_queue_flush(struct conn *c)
 {
-	if (c->tls)	/* TLS: one record per response, not per chunk */
+	if (c->tls && !c->tlsio)	/* one record per response */
 		tls_bufferevent_coalesce(c->bev);
-	flush_queue(c->w->flusher, &c->flush);	/* detached for TLS */
+	flush_queue(c->w->flusher, &c->flush);	/* detached for
+						 * bufferevent_openssl */
 }
 
 static void
@@ -1390,6 +1404,19 @@ h1_out_pending(struct exchange *x)
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
+static int
+h1_raw_fd(struct exchange *x)
+{
+	struct conn *c = x->front_ctx;
+
+	if (c->tls || c->bev == NULL || c->resp_chunked ||
+	    c->state != CONN_H1_EXCHANGE || c->lingering ||
+	    x->resp_body != EXCHANGE_BODY_LENGTH ||
+	    (x->method_flags & EXCHANGE_M_HEAD))
+		return -1;
+	return bufferevent_getfd(c->bev);
+}
+
 static void
 h1_req_body_resume(struct exchange *x)
 {
@@ -1516,5 +1543,6 @@ static const struct exchange_front h1_front = {
 	.send_continue = h1_send_continue,
 	.out_pending = h1_out_pending,
 	.req_body_resume = h1_req_body_resume,
+	.raw_fd = h1_raw_fd,
 	.tunnel = h1_tunnel,
 };

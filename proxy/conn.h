@@ -13,10 +13,11 @@
  * One exchange at a time: a pipelined request waits in the input buffer
  * until the previous response is complete and its request body read.
  * The connection owns its bufferevent, which the listener creates (a
- * socket one now; a bufferevent_openssl one slots in for TLS listeners
- * without changing anything here).  Timers: keepalive_timeout in H1_IDLE,
- * header_timeout (total, from the first byte) in H1_READ_HEAD, the same
- * idle timeout between body reads, a short linger in CLOSING.
+ * socket one; for TLS listeners a socket one too, whose session tlsio.h
+ * reads and writes after accept.c's handshake).  Timers:
+ * keepalive_timeout in H1_IDLE, header_timeout (total, from the first
+ * byte) in H1_READ_HEAD, the same idle timeout between body reads, a
+ * short linger in CLOSING.
  */
 #ifndef LIMEN_PROXY_CONN_H
 #define LIMEN_PROXY_CONN_H

@@ -84,6 +84,12 @@ struct exchange_front {
 	size_t (*out_pending)(struct exchange *x);
 	/* The action drained req_body: read more of the client's body. */
 	void (*req_body_resume)(struct exchange *x);
+	/* The client's socket, for response body bytes written to it
+	 * directly (splice.h), when that is possible: a plain HTTP/1.1
+	 * connection, Content-Length framing, a body going out.  The caller
+	 * writes only while out_pending() is 0 and sends nothing through
+	 * the front meanwhile.  -1 otherwise; NULL where never (HTTP/2). */
+	int (*raw_fd)(struct exchange *x);
 	/* After a 101 head: join the client and peer into a byte tunnel; the
 	 * front takes ownership of peer.  NULL where impossible (HTTP/2). */
 	int (*tunnel)(struct exchange *x, struct bufferevent *peer);

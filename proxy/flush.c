@@ -105,7 +105,9 @@ flush_run(evutil_socket_t fd, short what, void *arg)
 
 		TAILQ_REMOVE(&f->q, it, link);
 		it->queued = false;
-		if (evbuffer_get_length(out) > 0) {
+		if (evbuffer_get_length(out) > 0 && it->write != NULL) {
+			(void)it->write(it->bev);
+		} else if (evbuffer_get_length(out) > 0) {
 			/* the socket bufferevent keeps its output's front
 			 * frozen outside its own writes; thaw it for ours */
 			evbuffer_unfreeze(out, 1);

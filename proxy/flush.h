@@ -21,7 +21,8 @@
  *                         ^                  │ short write
  *                         └── written ── EV_WRITE on (bufferevent writes)
  *
- * Only for socket bufferevents (bufferevent_openssl does its own writes)
+ * Only for socket bufferevents (bufferevent_openssl does its own writes;
+ * tlsio.h's TLS ones set the item's writer)
  * and only on the worker's thread.  Invariant while attached: the output
  * is empty, or the item is queued, or EV_WRITE is enabled.
  */
@@ -38,6 +39,9 @@ struct flush_item {
 	TAILQ_ENTRY(flush_item) link;
 	struct bufferevent *bev;	/* NULL: detached */
 	bool queued;
+	/* NULL: evbuffer_write to the socket; else writes the output itself
+	 * (a TLS session, tlsio.h), 0 or -1 */
+	int (*write)(struct bufferevent *bev);
 };
 
 struct flusher;

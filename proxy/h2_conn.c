@@ -70,6 +70,7 @@
 #define H2_DEFAULT_IDLE_MS 60000
 #define H2_WRITE_TIMEOUT_MS 60000	/* no progress writing: close */
 #define H2_HEADER_HARD_MAX (2 * H2_MAX_HEADER_LIST)	/* reset the stream */
+#define H2_SPARE_OUT 4			/* empty stream buffers kept for reuse */
 
 struct h2_conn;
 
@@ -80,6 +81,7 @@ struct h2_stream {
 	struct exchange *x;		/* owns the arena this struct is in */
 	struct evbuffer *out;		/* response body not framed yet */
 	struct event body_timer;	/* request body idle */
+	bool body_armed;		/* body_timer is pending */
 
 	/* request head, while HEADERS/CONTINUATION arrive */
 	const char *authority, *path, *scheme;
@@ -117,6 +119,10 @@ struct h2_conn {
 	struct event timer;		/* idle, or GOAWAY grace */
 	struct h2_stream_list streams;
 	unsigned n_streams;
+	struct h2_stream *hstream;	/* the last request head begun */
+	struct evbuffer *spare[H2_SPARE_OUT];	/* for the next streams' out */
+	unsigned n_spare;
+	unsigned n_heads;		/* response heads submitted */
 	struct sockaddr_storage sa, local;
 	socklen_t sa_len, local_len;
 	char sni[CERTBUNDLE_NAME_MAX + 1];
@@ -131,6 +137,8 @@ struct h2_conn {
 	bool closing;			/* flushing before free */
 	bool drained_pending;		/* some stream wants on_drained */
 	bool tls;			/* bev is bufferevent_openssl */
+	bool kicked;			/* kick is active already */
+	bool timer_armed;		/* timer is pending */
 	unsigned mseries;		/* metrics: listener series */
 	unsigned limits;		/* connlimit flags to give back */
 };
@@ -151,6 +159,27 @@ tv_ms(struct timeval *tv, uint64_t ms)
 {
 	tv->tv_sec = (time_t)(ms / 1000);
 	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+/* The connection's timer (idle, or the GOAWAY grace), tracked so that
+ * the per-stream paths need no event_del of a timer not pending. */
+static void
+h2_conn_arm_timer(struct h2_conn *c, uint64_t ms)
+{
+	struct timeval tv;
+
+	tv_ms(&tv, ms);
+	evtimer_add(&c->timer, &tv);
+	c->timer_armed = true;
+}
+
+static void
+h2_conn_disarm_timer(struct h2_conn *c)
+{
+	if (c->timer_armed) {
+		evtimer_del(&c->timer);
+		c->timer_armed = false;
+	}
 }
 
 static uint64_t
@@ -236,18 +265,23 @@ h2_stream_free(struct h2_stream *s, bool aborted)
 		nghttp2_session_consume(c->ss, s->id, s->unconsumed);
 	if (c->ss != NULL)
 		nghttp2_session_set_stream_user_data(c->ss, s->id, NULL);
-	event_del(&s->body_timer);
+	if (c->hstream == s)
+		c->hstream = NULL;
+	if (s->body_armed)
+		event_del(&s->body_timer);
 	TAILQ_REMOVE(&c->streams, s, link);
 	c->n_streams--;
-	evbuffer_free(s->out);
+	/* the buffer serves a later stream: no free and new per stream */
+	if (c->n_spare < H2_SPARE_OUT && !c->closing &&
+	    evbuffer_drain(s->out, evbuffer_get_length(s->out)) == 0)
+		c->spare[c->n_spare++] = s->out;
+	else
+		evbuffer_free(s->out);
 	if (aborted && x->state != EXCHANGE_DONE)
 		x->state = EXCHANGE_ABORTED;
 	exchange_free(x);	/* frees s too (its arena) */
-	if (c->n_streams == 0 && !c->draining && !c->closing) {
-		struct timeval tv;
-		tv_ms(&tv, h2_idle_ms(c));
-		evtimer_add(&c->timer, &tv);
-	}
+	if (c->n_streams == 0 && !c->draining && !c->closing)
+		h2_conn_arm_timer(c, h2_idle_ms(c));
 }
 
 static void h2_body_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -260,8 +294,13 @@ h2_stream_new(struct h2_conn *c, int32_t id)
 
 	if ((x = exchange_new(c->w, &h2_front, NULL)) == NULL)
 		return NULL;
-	if ((s = arena_calloc(x->arena, 1, sizeof(*s))) == NULL ||
-	    (s->out = evbuffer_new()) == NULL) {
+	if ((s = arena_calloc(x->arena, 1, sizeof(*s))) == NULL) {
+		exchange_free(x);
+		return NULL;
+	}
+	if (c->n_spare > 0)
+		s->out = c->spare[--c->n_spare];
+	else if ((s->out = evbuffer_new()) == NULL) {
 		exchange_free(x);
 		return NULL;
 	}
@@ -272,7 +311,10 @@ h2_stream_new(struct h2_conn *c, int32_t id)
 	evtimer_assign(&s->body_timer, c->w->base, h2_body_timer_cb, s);
 	TAILQ_INSERT_TAIL(&c->streams, s, link);
 	c->n_streams++;
-	evtimer_del(&c->timer);		/* not idle */
+	if (c->timer_armed && !c->draining) {	/* not idle any more */
+		evtimer_del(&c->timer);
+		c->timer_armed = false;
+	}
 	return s;
 }
 
@@ -283,6 +325,16 @@ h2_stream_arm_body_timer(struct h2_stream *s)
 
 	tv_ms(&tv, h2_idle_ms(s->c));
 	evtimer_add(&s->body_timer, &tv);
+	s->body_armed = true;
+}
+
+static void
+h2_stream_disarm_body_timer(struct h2_stream *s)
+{
+	if (s->body_armed) {
+		event_del(&s->body_timer);
+		s->body_armed = false;
+	}
 }
 
 /* The client stopped sending its body. */
@@ -291,6 +343,7 @@ h2_body_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct h2_stream *s = arg;
 
+	s->body_armed = false;
 	if (s->req_done)
 		return;
 	s->discard = true;
@@ -348,23 +401,33 @@ h2_on_begin_headers(nghttp2_session *ss, const nghttp2_frame *frame,
 	if ((s = h2_stream_new(c, frame->hd.stream_id)) == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	nghttp2_session_set_stream_user_data(ss, frame->hd.stream_id, s);
+	c->hstream = s;
 	return 0;
 }
 
 #define IS(n, l, lit) ((l) == sizeof(lit) - 1 && memcmp((n), (lit), (l)) == 0)
 
+/* One field of a request head.  A name from HPACK's static table is
+ * nghttp2's own constant string and is kept as is; any other name and
+ * every value are copied into the exchange's arena. */
 static int
 h2_on_header(nghttp2_session *ss, const nghttp2_frame *frame,
-    const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen,
-    uint8_t flags, void *arg)
+    nghttp2_rcbuf *name_rc, nghttp2_rcbuf *value_rc, uint8_t flags,
+    void *arg)
 {
 	struct h2_conn *c = arg;
-	struct h2_stream *s;
+	struct h2_stream *s = c->hstream;
 	struct exchange *x;
+	nghttp2_vec nv = nghttp2_rcbuf_get_buf(name_rc);
+	nghttp2_vec vv = nghttp2_rcbuf_get_buf(value_rc);
+	const uint8_t *name = nv.base, *value = vv.base;
+	size_t nlen = nv.len, vlen = vv.len;
 	const char *n = (const char *)name;
 	char *v;
 
-	if (frame->hd.type != NGHTTP2_HEADERS ||
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	if ((s == NULL || s->id != frame->hd.stream_id) &&
 	    (s = h2_stream_get(c, frame->hd.stream_id)) == NULL)
 		return 0;
 	if (s->started)
@@ -427,7 +490,8 @@ h2_on_header(nghttp2_session *ss, const nghttp2_frame *frame,
 	    evutil_ascii_strncasecmp(v, "100-continue", 12) == 0)
 		x->expect_continue = true;
 	{
-		char *nn = arena_memdup(x->arena, name, nlen);
+		const char *nn = nghttp2_rcbuf_is_static(name_rc) ? n :
+		    arena_memdup(x->arena, name, nlen);
 		if (nn == NULL || h2_hdr_add(s, nn, nlen, v, vlen) == -1)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
@@ -655,7 +719,7 @@ h2_on_frame_recv(nghttp2_session *ss, const nghttp2_frame *frame, void *arg)
 		if (end && !s->req_done) {	/* trailers end the body */
 			s->req_done = true;
 			s->x->req_body_done = true;
-			event_del(&s->body_timer);
+			h2_stream_disarm_body_timer(s);
 			h2_stream_body_event(s);
 		}
 		break;
@@ -667,7 +731,7 @@ h2_on_frame_recv(nghttp2_session *ss, const nghttp2_frame *frame, void *arg)
 		if (end) {
 			s->req_done = true;
 			s->x->req_body_done = true;
-			event_del(&s->body_timer);
+			h2_stream_disarm_body_timer(s);
 		}
 		if (s->started && (frame->hd.length > 0 || end))
 			h2_stream_body_event(s);
@@ -800,29 +864,58 @@ h2_on_frame_send(nghttp2_session *ss, const nghttp2_frame *frame, void *arg)
 
 /* ---- the exchange front ------------------------------------------------- */
 
+/* Connection-specific fields HTTP/2 forbids, and the length we set
+ * ourselves; name is lower-case. */
 static bool
-h2_resp_header_dropped(const struct exchange_header *h)
+h2_resp_header_dropped(const uint8_t *name, size_t len)
 {
-	switch (h->name_len) {
+	switch (len) {
 	case 2:
-		return evutil_ascii_strncasecmp(h->name, "te", 2) == 0;
+		return memcmp(name, "te", 2) == 0;
 	case 7:
-		return evutil_ascii_strncasecmp(h->name, "upgrade", 7) == 0;
+		return memcmp(name, "upgrade", 7) == 0;
 	case 10:
-		return evutil_ascii_strncasecmp(h->name, "connection", 10) == 0 ||
-		    evutil_ascii_strncasecmp(h->name, "keep-alive", 10) == 0;
+		return memcmp(name, "connection", 10) == 0 ||
+		    memcmp(name, "keep-alive", 10) == 0;
 	case 14:
-		return evutil_ascii_strncasecmp(h->name, "content-length", 14) == 0;
+		return memcmp(name, "content-length", 14) == 0;
 	case 16:
-		return evutil_ascii_strncasecmp(h->name, "proxy-connection",
-		    16) == 0;
+		return memcmp(name, "proxy-connection", 16) == 0;
 	case 17:
-		return evutil_ascii_strncasecmp(h->name, "transfer-encoding",
-		    17) == 0;
+		return memcmp(name, "transfer-encoding", 17) == 0;
 	default:
 		return false;
 	}
 }
+
+/* Decimal digits of v at the end of buf[24]; returns the first. */
+static char *
+h2_utoa(char *end, uint64_t v)
+{
+	char *p = end;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return p;
+}
+
+/*
+ * HPACK: the response head is handed over without copies (names
+ * lower-cased into the arena, values living as long as the exchange,
+ * which outlives the HEADERS frame: a stream closed first drops its
+ * queued frames).  X-Request-ID differs in every response: indexed, it
+ * would fill the connection's dynamic table with entries never used
+ * again, each evicting a useful one, and every lookup of the name would
+ * walk all of them (nghttp2's table chains entries by name).  So it goes
+ * out never-indexed, except once every H2_RID_INDEX_EVERY responses of
+ * the connection: that one entry lets the others refer to the name by
+ * index instead of spelling it out (nghttp2 has no "without indexing"
+ * flag, and a never-indexed field may still name a table entry).
+ */
+#define H2_RID_INDEX_EVERY 256
+#define H2_NV_REF (NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE)
 
 static int
 h2_send_head(struct exchange *x)
@@ -831,47 +924,58 @@ h2_send_head(struct exchange *x)
 	struct h2_conn *c = s->c;
 	nghttp2_data_provider dp;
 	nghttp2_nv *nva;
+	uint8_t *lower;
 	char *status, *len = NULL;
-	size_t i, n = 0;
+	size_t i, n = 0, names = 0;
 	bool keep_cl;
 	int rv;
 
 	if (s->head_sent || s->resp_closed)
 		return -1;
-	if ((nva = arena_calloc(x->arena, x->n_resp_headers + 2,
+	/* one arena block: the lower-cased names, the status, the length */
+	for (i = 0; i < x->n_resp_headers; i++)
+		names += x->resp_headers[i].name_len;
+	if ((nva = arena_alloc(x->arena, (x->n_resp_headers + 2) *
 	    sizeof(*nva))) == NULL ||
-	    (status = arena_alloc(x->arena, 8)) == NULL)
+	    (lower = arena_alloc(x->arena, names + 4 + 24)) == NULL)
 		return -1;
-	snprintf(status, 8, "%03u", (unsigned)x->status % 1000u);
+	status = (char *)lower + names;
+	status[0] = (char)('0' + (unsigned)x->status / 100 % 10);
+	status[1] = (char)('0' + (unsigned)x->status / 10 % 10);
+	status[2] = (char)('0' + (unsigned)x->status % 10);
+	status[3] = '\0';
 	nva[n++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7,
-	    3, NGHTTP2_NV_FLAG_NONE };
+	    3, H2_NV_REF };
 	/* A HEAD or 304 answer keeps the length it describes. */
 	keep_cl = x->resp_body == EXCHANGE_BODY_NONE;
 	for (i = 0; i < x->n_resp_headers; i++) {
 		const struct exchange_header *h = &x->resp_headers[i];
-		uint8_t *name;
+		uint8_t *name = lower, flags = H2_NV_REF;
 
 		if (h->name == NULL || h->name_len == 0)
 			continue;
-		if (h2_resp_header_dropped(h) && !(keep_cl &&
+		/* HTTP/2 field names are lower-case */
+		for (size_t k = 0; k < h->name_len; k++) {
+			uint8_t ch = (uint8_t)h->name[k];
+			name[k] = (uint8_t)((unsigned)(ch - 'A') < 26u ? ch + 32 :
+			    ch);
+		}
+		if (h2_resp_header_dropped(name, h->name_len) && !(keep_cl &&
 		    h->name_len == 14))
 			continue;
-		/* HTTP/2 field names are lower-case */
-		if ((name = arena_alloc(x->arena, h->name_len)) == NULL)
-			return -1;
-		for (size_t k = 0; k < h->name_len; k++)
-			name[k] = (uint8_t)((h->name[k] >= 'A' &&
-			    h->name[k] <= 'Z') ? h->name[k] + 32 : h->name[k]);
+		lower += h->name_len;
+		if (h->name_len == 12 && memcmp(name, "x-request-id", 12) == 0 &&
+		    c->n_heads % H2_RID_INDEX_EVERY != 0)
+			flags |= NGHTTP2_NV_FLAG_NO_INDEX;
 		nva[n++] = (nghttp2_nv){ name, (uint8_t *)h->value,
-		    h->name_len, h->value_len, NGHTTP2_NV_FLAG_NONE };
+		    h->name_len, h->value_len, flags };
 	}
 	if (x->resp_body == EXCHANGE_BODY_LENGTH) {
-		if ((len = arena_alloc(x->arena, 24)) == NULL)
-			return -1;
-		snprintf(len, 24, "%llu",
-		    (unsigned long long)x->resp_content_length);
+		char *end = status + 4 + 24;
+
+		len = h2_utoa(end, x->resp_content_length);
 		nva[n++] = (nghttp2_nv){ (uint8_t *)"content-length",
-		    (uint8_t *)len, 14, strlen(len), NGHTTP2_NV_FLAG_NONE };
+		    (uint8_t *)len, 14, (size_t)(end - len), H2_NV_REF };
 	}
 	s->has_body = x->resp_body != EXCHANGE_BODY_NONE &&
 	    !(x->method_flags & EXCHANGE_M_HEAD) &&
@@ -888,6 +992,7 @@ h2_send_head(struct exchange *x)
 		return -1;
 	}
 	s->head_sent = true;
+	c->n_heads++;
 	h2_conn_kick(c);
 	return 0;
 }
@@ -989,6 +1094,8 @@ h2_conn_free(struct h2_conn *c)
 	event_del(&c->timer);
 	while ((s = TAILQ_FIRST(&c->streams)) != NULL)
 		h2_stream_free(s, true);
+	while (c->n_spare > 0)
+		evbuffer_free(c->spare[--c->n_spare]);
 	nghttp2_session_del(c->ss);
 	c->ss = NULL;
 	bufferevent_free(c->bev);
@@ -1005,7 +1112,7 @@ h2_conn_close(struct h2_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	evtimer_del(&c->timer);
+	h2_conn_disarm_timer(c);
 	bufferevent_disable(c->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		tls_bufferevent_close_notify(c->bev);
@@ -1055,14 +1162,20 @@ h2_conn_flush(struct h2_conn *c)
 static void
 h2_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	h2_conn_flush(arg);
+	struct h2_conn *c = arg;
+
+	c->kicked = false;
+	h2_conn_flush(c);
 }
 
+/* Once per loop pass however many streams asked. */
 static void
 h2_conn_kick(struct h2_conn *c)
 {
-	if (!c->closing)
+	if (!c->closing && !c->kicked) {
+		c->kicked = true;
 		event_active(&c->kick, EV_TIMEOUT, 0);
+	}
 }
 
 static void
@@ -1134,6 +1247,7 @@ h2_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct h2_conn *c = arg;
 
+	c->timer_armed = false;
 	if (c->draining && !c->goaway_final) {
 		c->goaway_final = true;
 		nghttp2_submit_goaway(c->ss, NGHTTP2_FLAG_NONE,
@@ -1156,14 +1270,12 @@ static void
 h2_conn_drain(struct wfront *f)
 {
 	struct h2_conn *c = (struct h2_conn *)f;
-	struct timeval tv;
 
 	if (c->draining || c->closing)
 		return;
 	c->draining = true;
 	nghttp2_submit_shutdown_notice(c->ss);
-	tv_ms(&tv, H2_GOAWAY_GRACE_MS);
-	evtimer_add(&c->timer, &tv);
+	h2_conn_arm_timer(c, H2_GOAWAY_GRACE_MS);
 	h2_conn_kick(c);
 }
 
@@ -1194,7 +1306,7 @@ h2_session_new(struct h2_conn *c)
 	nghttp2_session_callbacks_set_send_data_callback(cb, h2_send_data_cb);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
 	    h2_on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
+	nghttp2_session_callbacks_set_on_header_callback2(cb, h2_on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
 	    h2_on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
@@ -1276,8 +1388,7 @@ h2_conn_start(struct worker *w, struct bufferevent *bev,
 	    listener_find_conf(w->cur->snap->conf, local, local_len));
 	event_assign(&c->kick, w->base, -1, 0, h2_kick_cb, c);
 	evtimer_assign(&c->timer, w->base, h2_timer_cb, c);
-	tv_ms(&tv, h2_idle_ms(c));
-	evtimer_add(&c->timer, &tv);
+	h2_conn_arm_timer(c, h2_idle_ms(c));
 
 	(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
 	    &one, sizeof(one));

@@ -36,6 +36,7 @@
 #include <openssl/rand.h>
 
 #include "common/log.h"
+#include "proxy/tlsio.h"
 
 /* ---- ticket keys -------------------------------------------------------- */
 
@@ -597,10 +598,11 @@ tls_bufferevent_accept(SSL_CTX *ctx, struct event_base *base,
 void
 tls_bufferevent_close_notify(struct bufferevent *bev)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	SSL *ssl = tlsio_ssl(bev);
 
-	/* The SSL writes to the socket itself (a socket BIO), and with an
-	 * empty output buffer nothing of ours is waiting in front of it. */
+	/* The SSL writes to the socket itself (a socket BIO, or tlsio's),
+	 * and with an empty output buffer nothing of ours is waiting in
+	 * front of it. */
 	if (ssl == NULL || evbuffer_get_length(bufferevent_get_output(bev)) > 0 ||
 	    !SSL_is_init_finished(ssl))
 		return;

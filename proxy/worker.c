@@ -39,6 +39,7 @@
 #include "proxy/listener.h"
 #include "proxy/server_internal.h"
 #include "proxy/snapshot.h"
+#include "proxy/splice.h"
 #include "proxy/upstream.h"
 
 #define WORKER_ACCEPT_BACKOFF_MS 100	/* pause after EMFILE/ENFILE */
@@ -456,6 +457,7 @@ worker_start(struct worker *w, struct snapshot *s, struct lsock **ls,
 	    (w->scratch_resp = malloc(sizeof(struct h1_response))) == NULL ||
 	    (w->ucache = upstream_cache_new()) == NULL ||
 	    (w->flusher = flush_new(w->base)) == NULL ||
+	    (w->pipes = splice_pipes_new(w->base)) == NULL ||
 	    (w->alog = accesslog_buf_new(w)) == NULL ||
 	    (w->cur = wsnap_new(s)) == NULL)
 		return -1;
@@ -517,6 +519,7 @@ workers_free(struct worker *ws, unsigned n)
 		worker_flush_base(w);
 		accesslog_buf_free(w->alog);
 		flush_free(w->flusher);
+		splice_pipes_free(w->pipes);
 		if (w->cur != NULL)
 			wsnap_unref(w->cur);
 		exchange_spares_free(w);

@@ -35,6 +35,7 @@ struct conn;
 struct conn_idles;
 struct upstream_cache;
 struct flusher;
+struct splice_pipes;
 struct accesslog_buf;
 struct arena;
 struct evbuffer;
@@ -107,6 +108,7 @@ struct worker {
 	struct h1_response *scratch_resp;
 	struct upstream_cache *ucache;	/* idle upstream connections */
 	struct flusher *flusher;	/* write-behind queue (flush.h) */
+	struct splice_pipes *pipes;	/* splice(2) bodies (splice.h) */
 	struct event *conn_sweep;	/* conn.c: idle conns shed buffers */
 	struct conn_idles *idles;	/* conn.c: compact idle conns */
 	struct accesslog_buf *alog;

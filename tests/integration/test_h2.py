@@ -421,3 +421,41 @@ def test_reload_keeps_the_session_and_new_streams_see_it(run_limen, ca,
     assert c.wait(c.request("/"))["body"] == b"two\n"
     assert not c.closed and c.goaway() is None
     c.close()
+
+
+def test_response_heads_index_repeated_fields_not_the_request_id(run_limen, ca,
+                                                                 tmp_path):
+    """X-Request-ID differs in every response: after the first response of
+    the connection (indexed once, so that later ones can name it by index)
+    it goes out never-indexed and stays out of the HPACK dynamic table,
+    while fields that repeat (here X-Frame-Options) are indexed once and
+    reused."""
+    routes = [{"host": ["*"], "path": "/",
+               "headers": {"set": {"X-Frame-Options": "DENY"}},
+               "respond": {"status": 200, "body": "hello\n",
+                           "content_type": "text/plain"}}]
+    port, _ = start(run_limen, tmp_path, ca, routes)
+    c = H2Client(port, ca)
+    for _ in range(20):
+        sid = c.request("/")
+        assert c.wait(sid)["body"] == b"hello\n"
+    ids, never = set(), 0
+    for ev in c.events:
+        if not isinstance(ev, h2.events.ResponseReceived):
+            continue
+        hd = {}
+        for h in ev.headers:
+            name = h[0]
+            assert name == name.lower()
+            hd[name] = h
+        rid = hd["x-request-id"]
+        never += isinstance(rid, hpack.NeverIndexedHeaderTuple)
+        ids.add(rid[1])
+        assert hd["x-frame-options"][1] == "DENY"
+        assert hd["content-length"][1] == "6"
+        assert hd[":status"][1] == "200"
+    assert len(ids) == 20 and never == 19
+    names = [bytes(n) for n, _ in c.conn.decoder.header_table.dynamic_entries]
+    assert names.count(b"x-request-id") == 1
+    assert b"x-frame-options" in names
+    c.close()
