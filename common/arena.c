@@ -181,3 +181,27 @@ arena_free(struct arena *a)
 	}
 	free(a);
 }
+
+void
+arena_reset(struct arena *a)
+{
+	struct arena_chunk *c, *next, *keep = NULL;
+	struct arena_cleanup *cl;
+
+	for (cl = a->cleanups; cl != NULL; cl = cl->next)
+		cl->fn(cl->arg);
+	for (c = a->head; c != NULL; c = next) {
+		next = c->next;
+		if (keep == NULL && c->size == a->chunk_size)
+			keep = c;
+		else
+			free(c);
+	}
+	if (keep != NULL) {
+		keep->next = NULL;
+		keep->used = 0;
+	}
+	a->head = keep;
+	a->cleanups = NULL;
+	a->used = 0;
+}

@@ -37,5 +37,8 @@ int arena_add_cleanup(struct arena *a, void (*fn)(void *), void *arg);
 size_t arena_used(const struct arena *a);
 /* Runs the cleanups, frees every chunk; NULL is fine. */
 void arena_free(struct arena *a);
+/* Runs the cleanups and empties a for reuse, keeping one chunk of the
+ * arena's chunk size (a worker's cache of exchange arenas, issue 6). */
+void arena_reset(struct arena *a);
 
 #endif

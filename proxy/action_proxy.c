@@ -44,7 +44,9 @@
 #include "proxy/action.h"
 #include "proxy/exchange.h"
 #include "proxy/h1_parse.h"
+#include "proxy/headbuf.h"
 #include "proxy/pool.h"
+#include "proxy/rawread.h"
 #include "proxy/snapshot.h"
 #include "proxy/splice.h"
 #include "proxy/upstream.h"
@@ -178,6 +180,67 @@ hdr_is(const struct exchange_header *h, const char *lname, size_t n)
 	return h->name_len == n && strncasecmp(h->name, lname, n) == 0;
 }
 
+/*
+ * The tokens of a message's Connection headers, collected once so that
+ * dropping the headers they name costs a length compare per header and
+ * token (issue 6: the old per-header scan of every header was 5 % of the
+ * worker's instructions, since most responses carry "Connection:
+ * keep-alive").  A header matches as with h1_list_has() on its lower-cased
+ * name: same length, equal ignoring ASCII case, names of 64 bytes or more
+ * never.  More tokens than fit: the callers fall back to the scan.
+ */
+#define PROXY_CONN_TOKENS 16
+
+struct conn_tokens {
+	size_t n;
+	bool overflow;
+	const char *tok[PROXY_CONN_TOKENS];
+	size_t len[PROXY_CONN_TOKENS];
+};
+
+static void
+conn_tokens_add(struct conn_tokens *ct, const char *v, size_t vlen)
+{
+	const char *p = v, *end = v + vlen, *tok;
+	size_t n;
+
+	while ((n = h1_list_next(&p, end, &tok)) > 0) {
+		if (ct->n == PROXY_CONN_TOKENS) {
+			ct->overflow = true;
+			return;
+		}
+		ct->tok[ct->n] = tok;
+		ct->len[ct->n++] = n;
+	}
+}
+
+static bool
+conn_tokens_name(const struct conn_tokens *ct, const char *name, size_t len)
+{
+	if (len >= 64)
+		return false;
+	for (size_t i = 0; i < ct->n; i++) {
+		size_t j;
+
+		if (ct->len[i] != len)
+			continue;
+		for (j = 0; j < len; j++) {
+			unsigned char a = (unsigned char)ct->tok[i][j];
+			unsigned char b = (unsigned char)name[j];
+
+			if (a >= 'A' && a <= 'Z')
+				a |= 0x20;
+			if (b >= 'A' && b <= 'Z')
+				b |= 0x20;
+			if (a != b)
+				break;
+		}
+		if (j == len)
+			return true;
+	}
+	return false;
+}
+
 /* Named by a Connection header of the request? */
 static bool
 proxy_conn_names(const struct exchange *x, const struct exchange_header *h)
@@ -216,13 +279,20 @@ proxy_write_head(struct proxy *p)
 {
 	struct exchange *x = p->x;
 	const struct conf_route *r = x->route;
-	struct evbuffer *out = bufferevent_get_output(p->u->bev);
+	struct headbuf hb;
 	const char *path = x->path;
 	size_t path_len = x->path_len, i;
 	const char *xff = NULL;
 	size_t xff_len = 0;
 	bool has_host = false;
+	struct conn_tokens ct;
 
+	ct.n = 0;
+	ct.overflow = false;
+	for (i = 0; i < x->n_req_headers; i++)
+		if (hdr_is(&x->req_headers[i], "connection", 10))
+			conn_tokens_add(&ct, x->req_headers[i].value,
+			    x->req_headers[i].value_len);
 	if (r->strip_prefix && r->path != NULL) {
 		size_t pl = strlen(r->path);
 		while (pl > 0 && r->path[pl - 1] == '/')
@@ -232,16 +302,18 @@ proxy_write_head(struct proxy *p)
 			path_len -= pl;
 		}
 	}
-	evbuffer_add(out, x->method, x->method_len);
-	evbuffer_add(out, " ", 1);
+	/* the whole head in one evbuffer_add, no printf (headbuf.h) */
+	headbuf_init(&hb, bufferevent_get_output(p->u->bev));
+	headbuf_add(&hb, x->method, x->method_len);
+	HEADBUF_LIT(&hb, " ");
 	if (path_len == 0 || path[0] != '/')
-		evbuffer_add(out, "/", 1);
-	evbuffer_add(out, path, path_len);
+		HEADBUF_LIT(&hb, "/");
+	headbuf_add(&hb, path, path_len);
 	if (x->query != NULL) {
-		evbuffer_add(out, "?", 1);
-		evbuffer_add(out, x->query, x->query_len);
+		HEADBUF_LIT(&hb, "?");
+		headbuf_add(&hb, x->query, x->query_len);
 	}
-	evbuffer_add(out, " HTTP/1.1\r\n", 11);
+	HEADBUF_LIT(&hb, " HTTP/1.1\r\n");
 
 	for (i = 0; i < x->n_req_headers; i++) {
 		const struct exchange_header *h = &x->req_headers[i];
@@ -314,46 +386,59 @@ proxy_write_head(struct proxy *p)
 		default:
 			break;
 		}
-		if (proxy_conn_names(x, h) ||
+		if ((ct.overflow ? proxy_conn_names(x, h) :
+		    (ct.n > 0 && conn_tokens_name(&ct, h->name, h->name_len))) ||
 		    (r->headers.n_request_set && proxy_request_set_has(r, h)))
 			continue;
-		evbuffer_add(out, h->name, h->name_len);
-		evbuffer_add(out, ": ", 2);
-		evbuffer_add(out, h->value, h->value_len);
-		evbuffer_add(out, "\r\n", 2);
+		headbuf_add(&hb, h->name, h->name_len);
+		HEADBUF_LIT(&hb, ": ");
+		headbuf_add(&hb, h->value, h->value_len);
+		HEADBUF_LIT(&hb, "\r\n");
 	}
-	if (!has_host && x->host_len > 0)
-		evbuffer_add_printf(out, "Host: %.*s\r\n", (int)x->host_len,
-		    x->host);
-	if (xff != NULL)
-		evbuffer_add_printf(out, "X-Forwarded-For: %.*s, %s\r\n",
-		    (int)xff_len, xff, x->client_ip);
+	if (!has_host && x->host_len > 0) {
+		HEADBUF_LIT(&hb, "Host: ");
+		headbuf_add(&hb, x->host, x->host_len);
+		HEADBUF_LIT(&hb, "\r\n");
+	}
+	HEADBUF_LIT(&hb, "X-Forwarded-For: ");
+	if (xff != NULL) {
+		headbuf_add(&hb, xff, xff_len);
+		HEADBUF_LIT(&hb, ", ");
+	}
+	headbuf_str(&hb, x->client_ip);
+	if (x->tls)
+		HEADBUF_LIT(&hb, "\r\nX-Forwarded-Proto: https\r\n");
 	else
-		evbuffer_add_printf(out, "X-Forwarded-For: %s\r\n",
-		    x->client_ip);
-	evbuffer_add_printf(out, "X-Forwarded-Proto: %s\r\n",
-	    x->tls ? "https" : "http");
-	if (x->host_header != NULL)
-		evbuffer_add_printf(out, "X-Forwarded-Host: %.*s\r\n",
-		    (int)x->host_header_len, x->host_header);
-	evbuffer_add_printf(out, "X-Real-IP: %s\r\nX-Request-ID: %.*s\r\n",
-	    x->client_ip, (int)x->request_id_len, x->request_id);
-	for (i = 0; i < r->headers.n_request_set; i++)
-		evbuffer_add_printf(out, "%s: %s\r\n",
-		    r->headers.request_set[i].name,
-		    r->headers.request_set[i].value);
+		HEADBUF_LIT(&hb, "\r\nX-Forwarded-Proto: http\r\n");
+	if (x->host_header != NULL) {
+		HEADBUF_LIT(&hb, "X-Forwarded-Host: ");
+		headbuf_add(&hb, x->host_header, x->host_header_len);
+		HEADBUF_LIT(&hb, "\r\n");
+	}
+	HEADBUF_LIT(&hb, "X-Real-IP: ");
+	headbuf_str(&hb, x->client_ip);
+	HEADBUF_LIT(&hb, "\r\nX-Request-ID: ");
+	headbuf_add(&hb, x->request_id, x->request_id_len);
+	HEADBUF_LIT(&hb, "\r\n");
+	for (i = 0; i < r->headers.n_request_set; i++) {
+		headbuf_str(&hb, r->headers.request_set[i].name);
+		HEADBUF_LIT(&hb, ": ");
+		headbuf_str(&hb, r->headers.request_set[i].value);
+		HEADBUF_LIT(&hb, "\r\n");
+	}
 	p->up_chunked = false;
-	if (x->req_body_kind == EXCHANGE_BODY_LENGTH)
-		evbuffer_add_printf(out, "Content-Length: %llu\r\n",
-		    (unsigned long long)x->req_content_length);
-	else if (x->req_body_kind == EXCHANGE_BODY_STREAM) {
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	if (x->req_body_kind == EXCHANGE_BODY_LENGTH) {
+		HEADBUF_LIT(&hb, "Content-Length: ");
+		headbuf_u64(&hb, x->req_content_length);
+		HEADBUF_LIT(&hb, "\r\n");
+	} else if (x->req_body_kind == EXCHANGE_BODY_STREAM) {
+		HEADBUF_LIT(&hb, "Transfer-Encoding: chunked\r\n");
 		p->up_chunked = true;
 	}
 	if (x->upgrade_websocket && x->front->tunnel != NULL)
-		evbuffer_add(out, "Connection: upgrade\r\nUpgrade: websocket\r\n",
-		    41);
-	evbuffer_add(out, "\r\n", 2);
+		HEADBUF_LIT(&hb, "Connection: upgrade\r\nUpgrade: websocket\r\n");
+	HEADBUF_LIT(&hb, "\r\n");
+	(void)headbuf_finish(&hb);	/* unchecked, as the adds were */
 	p->head_written = true;
 	flush_queue(x->w->flusher, &p->u->flush);
 	if (x->req_body_kind == EXCHANGE_BODY_NONE)
@@ -375,8 +460,13 @@ proxy_push_body(struct proxy *p)
 	out = bufferevent_get_output(p->u->bev);
 	while ((n = evbuffer_get_length(x->req_body)) > 0 &&
 	    evbuffer_get_length(out) < EXCHANGE_BUF_HIGH) {
-		if (p->up_chunked)
-			evbuffer_add_printf(out, "%zx\r\n", n);
+		if (p->up_chunked) {
+			char d[16 + 2];
+			size_t dl = headbuf_fmt_hex(d, n);
+
+			memcpy(d + dl, "\r\n", 2);
+			evbuffer_add(out, d, dl + 2);
+		}
 		evbuffer_remove_buffer(x->req_body, out, n);
 		if (p->up_chunked)
 			evbuffer_add(out, "\r\n", 2);
@@ -653,6 +743,7 @@ proxy_read_head(struct proxy *p)
 	size_t len, n, i;
 	const char *buf;
 	char *copy;
+	struct conn_tokens ct;
 	int rc;
 
 	for (;;) {
@@ -682,6 +773,13 @@ proxy_read_head(struct proxy *p)
 	if ((copy = arena_memdup(x->arena, buf, (size_t)rc)) == NULL)
 		return -1;
 	exchange_resp_start(x, r->status);
+	ct.n = 0;
+	ct.overflow = false;
+	for (i = 0; i < r->n_headers; i++)
+		if (r->headers[i].name_len == 10 &&
+		    h1_header_is(&r->headers[i], "connection"))
+			conn_tokens_add(&ct, r->headers[i].value,
+			    r->headers[i].value_len);
 	for (i = 0; i < r->n_headers; i++) {
 		const struct h1_header *h = &r->headers[i];
 		if (resp_hop_by_hop(h, r)) {
@@ -692,7 +790,8 @@ proxy_read_head(struct proxy *p)
 		}
 		if (r->status == 101 && h1_header_is(h, "upgrade"))
 			continue;	/* set again by proxy_tunnel */
-		if (resp_conn_names(h, r))
+		if (ct.overflow ? resp_conn_names(h, r) :
+		    (ct.n > 0 && conn_tokens_name(&ct, h->name, h->name_len)))
 			continue;
 		exchange_resp_add_ref(x, copy + (h->name - buf), h->name_len,
 		    copy + (h->value - buf), h->value_len);
@@ -977,6 +1076,7 @@ proxy_attempt(struct proxy *p)
 	struct exchange *x = p->x;
 	struct pick_ctx ctx;
 	struct server *s;
+	size_t lo, hi;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.worker = x->w->id;
@@ -1013,7 +1113,12 @@ proxy_attempt(struct proxy *p)
 	bufferevent_setcb(p->u->bev, proxy_read_cb, proxy_write_cb,
 	    proxy_event_cb, p);
 	bufferevent_setwatermark(p->u->bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
-	bufferevent_setwatermark(p->u->bev, EV_READ, 0, EXCHANGE_BUF_HIGH);
+	/* A reused connection has this read mark already and an empty input
+	 * (upstream_release): setting it again would only re-add the read
+	 * event (issue 6). */
+	if (bufferevent_getwatermark(p->u->bev, EV_READ, &lo, &hi) == -1 ||
+	    lo != 0 || hi != EXCHANGE_BUF_HIGH)
+		rawread_set_high(p->u->bev, EXCHANGE_BUF_HIGH);
 	if (p->connected && bufferevent_openssl_get_ssl(p->u->bev) == NULL) {
 		/* a connected plain socket: write-behind (flush.h) */
 		bufferevent_enable(p->u->bev, EV_READ);

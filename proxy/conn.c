@@ -44,6 +44,7 @@
 #include "proxy/exchange.h"
 #include "proxy/flush.h"
 #include "proxy/h1_parse.h"
+#include "proxy/headbuf.h"
 #include "proxy/listener.h"
 #include "proxy/metrics.h"	/* admin hook */
 #include "proxy/path.h"
@@ -197,15 +198,18 @@ conn_setup_bev(struct conn *c)
 	struct bufferevent *bev = c->bev;
 
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, EXCHANGE_BUF_LOW, 0);
 	if (c->tls && !c->tlsio) {
 		/* bufferevent_openssl writes by itself */
+		bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_HIGH);
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
 	} else {	/* no FIONREAD (rawread.h), write-behind (flush.h);
 			 * TLS: tlsio.h reads and writes the same way */
 		if (!c->tls)
 			(void)rawread_attach(bev);	/* else libevent's */
+		/* rawread's own mark, else libevent's (tlsio suspends
+		 * through libevent's) */
+		rawread_set_high(bev, CONN_INPUT_HIGH);
 		bufferevent_enable(bev, EV_READ);
 		flush_attach(&c->flush, bev);
 		c->flush.write = c->tls ? tlsio_flush : NULL;
@@ -947,8 +951,6 @@ conn_read_head(struct conn *c)
 
 	if ((len = evbuffer_get_length(in)) == 0)
 		return;
-	if (c->state == CONN_H1_IDLE)
-		conn_set_state(c, CONN_H1_READ_HEAD);
 	n = len < H1_MAX_HEAD + 1 ? len : H1_MAX_HEAD + 1;
 	if ((buf = (const char *)evbuffer_pullup(in, (ssize_t)n)) == NULL) {
 		conn_close(c);
@@ -956,6 +958,11 @@ conn_read_head(struct conn *c)
 	}
 	rc = h1_parse_request(buf, n, req, &err);
 	if (rc == H1_AGAIN) {
+		/* The header timeout runs from the first byte of a head that
+		 * did not come whole (a whole one skips H1_READ_HEAD: its
+		 * timer would be armed and dropped at once, issue 6). */
+		if (c->state == CONN_H1_IDLE)
+			conn_set_state(c, CONN_H1_READ_HEAD);
 		if (n > H1_MAX_HEAD)	/* the parser should have said 431 */
 			conn_reject(c, 431);
 		return;
@@ -1319,7 +1326,7 @@ static int
 h1_send_head(struct exchange *x)
 {
 	struct conn *c = x->front_ctx;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct headbuf hb;
 	size_t i;
 
 	if (c->w->draining || !c->keep_alive)
@@ -1332,29 +1339,42 @@ h1_send_head(struct exchange *x)
 		else
 			x->close_after = true;	/* close-delimited */
 	}
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", x->status,
-	    exchange_reason(x->status));
+	/* the whole head in one evbuffer_add, no printf (headbuf.h) */
+	headbuf_init(&hb, bufferevent_get_output(c->bev));
+	HEADBUF_LIT(&hb, "HTTP/1.1 ");
+	if (x->status < 0) {	/* never: statuses are 3 digits */
+		HEADBUF_LIT(&hb, "-");
+		headbuf_u64(&hb, (uint64_t)-(int64_t)x->status);
+	} else {
+		headbuf_u64(&hb, (uint64_t)x->status);
+	}
+	HEADBUF_LIT(&hb, " ");
+	headbuf_str(&hb, exchange_reason(x->status));
+	HEADBUF_LIT(&hb, "\r\n");
 	for (i = 0; i < x->n_resp_headers; i++) {
 		const struct exchange_header *h = &x->resp_headers[i];
 		if (h->name == NULL)
 			continue;
-		evbuffer_add(out, h->name, h->name_len);
-		evbuffer_add(out, ": ", 2);
-		evbuffer_add(out, h->value, h->value_len);
-		evbuffer_add(out, "\r\n", 2);
+		headbuf_add(&hb, h->name, h->name_len);
+		HEADBUF_LIT(&hb, ": ");
+		headbuf_add(&hb, h->value, h->value_len);
+		HEADBUF_LIT(&hb, "\r\n");
 	}
-	if (x->resp_body == EXCHANGE_BODY_LENGTH)
-		evbuffer_add_printf(out, "Content-Length: %llu\r\n",
-		    (unsigned long long)x->resp_content_length);
-	else if (c->resp_chunked)
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	if (x->resp_body == EXCHANGE_BODY_LENGTH) {
+		HEADBUF_LIT(&hb, "Content-Length: ");
+		headbuf_u64(&hb, x->resp_content_length);
+		HEADBUF_LIT(&hb, "\r\n");
+	} else if (c->resp_chunked) {
+		HEADBUF_LIT(&hb, "Transfer-Encoding: chunked\r\n");
+	}
 	if (x->status == 101)
 		;	/* the action set Connection/Upgrade */
 	else if (x->close_after)
-		evbuffer_add(out, "Connection: close\r\n", 19);
+		HEADBUF_LIT(&hb, "Connection: close\r\n");
 	else if (x->http_minor == 0)
-		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
-	evbuffer_add(out, "\r\n", 2);
+		HEADBUF_LIT(&hb, "Connection: keep-alive\r\n");
+	HEADBUF_LIT(&hb, "\r\n");
+	(void)headbuf_finish(&hb);	/* unchecked, as the adds were */
 	conn_queue_flush(c);
 	return 0;
 }
@@ -1371,8 +1391,13 @@ h1_send_body(struct exchange *x, struct evbuffer *src, size_t n)
 		evbuffer_drain(src, n);
 		return 0;
 	}
-	if (c->resp_chunked)
-		evbuffer_add_printf(out, "%zx\r\n", n);
+	if (c->resp_chunked) {
+		char d[16 + 2];
+		size_t dl = headbuf_fmt_hex(d, n);
+
+		memcpy(d + dl, "\r\n", 2);
+		evbuffer_add(out, d, dl + 2);
+	}
 	if (evbuffer_remove_buffer(src, out, n) != (int)n)
 		return -1;
 	if (c->resp_chunked)

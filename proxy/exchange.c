@@ -27,6 +27,7 @@
 #include "proxy/metrics.h"	/* admin hook */
 #include "proxy/checks.h"
 #include "proxy/encode.h"
+#include "proxy/headbuf.h"
 #include "proxy/ratelimit.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
@@ -39,15 +40,24 @@ exchange_new(struct worker *w, const struct exchange_front *front,
     void *front_ctx)
 {
 	struct arena *a;
+	struct evbuffer *body = NULL;
 	struct exchange *x;
 
-	if ((a = arena_new(EXCHANGE_ARENA_CHUNK)) == NULL)
+	if (w->n_xspare > 0) {	/* emptied by exchange_free */
+		w->n_xspare--;
+		a = w->xspare_arena[w->n_xspare];
+		body = w->xspare_body[w->n_xspare];
+	} else if ((a = arena_new(EXCHANGE_ARENA_CHUNK)) == NULL) {
 		return NULL;
+	}
 	if ((x = arena_alloc(a, sizeof(*x))) == NULL ||
-	    (x->req_body = evbuffer_new()) == NULL) {
+	    (body == NULL && (body = evbuffer_new()) == NULL)) {
+		if (body != NULL)
+			evbuffer_free(body);
 		arena_free(a);
 		return NULL;
 	}
+	x->req_body = body;
 	x->arena = a;
 	x->front = front;
 	x->front_ctx = front_ctx;
@@ -64,15 +74,40 @@ exchange_new(struct worker *w, const struct exchange_front *front,
 void
 exchange_free(struct exchange *x)
 {
+	struct worker *w;
+	struct arena *a;
+	struct evbuffer *body;
+
 	if (x == NULL)
 		return;
 	if (x->on_free != NULL)
 		x->on_free(x);
 	accesslog_exchange(x->w, x);
 	metrics_exchange_done(x);	/* admin hook */
-	evbuffer_free(x->req_body);
 	wsnap_unref(x->ws);
-	arena_free(x->arena);
+	/* x lives in its arena: nothing of it is used after this */
+	w = x->w;
+	a = x->arena;
+	body = x->req_body;
+	if (w->n_xspare < WORKER_XSPARES && evbuffer_get_length(body) == 0) {
+		arena_reset(a);
+		w->xspare_arena[w->n_xspare] = a;
+		w->xspare_body[w->n_xspare] = body;
+		w->n_xspare++;
+		return;
+	}
+	evbuffer_free(body);
+	arena_free(a);
+}
+
+void
+exchange_spares_free(struct worker *w)
+{
+	while (w->n_xspare > 0) {
+		w->n_xspare--;
+		evbuffer_free(w->xspare_body[w->n_xspare]);
+		arena_free(w->xspare_arena[w->n_xspare]);
+	}
 }
 
 unsigned
@@ -144,8 +179,17 @@ exchange_client_ip(struct exchange *x)
 			    sizeof(x->client_ip));
 	} else if (x->client.ss_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)&x->client;
-		inet_ntop(AF_INET, &s4->sin_addr, x->client_ip,
-		    sizeof(x->client_ip));
+		const uint8_t *b = (const uint8_t *)&s4->sin_addr;
+		size_t n = 0;
+
+		/* inet_ntop's dotted quad without its sprintf (issue 6: once
+		 * per request) */
+		for (int i = 0; i < 4; i++) {
+			if (i > 0)
+				x->client_ip[n++] = '.';
+			n += headbuf_fmt_u64(x->client_ip + n, b[i]);
+		}
+		x->client_ip[n] = '\0';
 	} else {
 		strcpy(x->client_ip, "-");
 	}

@@ -189,6 +189,9 @@ void exchange_start(struct exchange *x);
 void exchange_act(struct exchange *x);
 /* Calls on_free, writes the access log line, frees the arena. */
 void exchange_free(struct exchange *x);
+/* Frees the arenas and buffers w keeps for its next exchanges (at the
+ * end, after its last exchange was freed). */
+void exchange_spares_free(struct worker *w);
 /* Method flags for a method name. */
 unsigned exchange_method_flags(const char *m, size_t len);
 /* The request header named lname (lower-case), or NULL. */

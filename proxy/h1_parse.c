@@ -163,6 +163,12 @@ list_next(const char **pp, const char *end, const char **tok)
 	return (size_t)(e - *tok);
 }
 
+size_t
+h1_list_next(const char **pp, const char *end, const char **tok)
+{
+	return list_next(pp, end, tok);
+}
+
 bool
 h1_list_has(const char *value, size_t len, const char *ltoken)
 {

@@ -162,5 +162,8 @@ bool h1_header_is(const struct h1_header *h, const char *lname);
 /* Whether a comma-separated list value (e.g. Connection) has `ltoken`
  * (lower-case), ignoring case and optional whitespace. */
 bool h1_list_has(const char *value, size_t len, const char *ltoken);
+/* The next element of such a list in [*pp, end), as h1_list_has sees
+ * them: its length (0 at the end), its start in *tok; *pp moves past it. */
+size_t h1_list_next(const char **pp, const char *end, const char **tok);
 
 #endif

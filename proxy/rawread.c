@@ -38,10 +38,10 @@ rawread_cb(evutil_socket_t fd, short what, void *arg)
 	bufferevent_getwatermark(bev, EV_READ, &low, &high);
 	if (high != 0) {
 		if (len >= high) {
-			/* at the mark: suspend reading as libevent does here
-			 * (setting the mark again suspends; draining the input
-			 * below it resumes, from libevent's input callback) */
-			bufferevent_setwatermark(bev, EV_READ, low, high);
+			/* at the mark: stop reading; rawread_input_cb (or
+			 * libevent's own callback, for a mark libevent set)
+			 * resumes once the input is below it again */
+			event_del(&bev->ev_read);
 			return;
 		}
 		if (high - len < want)
@@ -99,13 +99,71 @@ stop:
 	bufferevent_trigger_event(bev, ev, 0);
 }
 
+/*
+ * The input buffer changed: if rawread_cb stopped reading at the mark and
+ * the input is below it now, read again (with the read timeout, as
+ * libevent adds the event).  Nothing else leaves an enabled read event of
+ * a plain socket bufferevent unadded: libevent's other suspensions (rate
+ * limits, filters, name lookups) are not used here, and its watermark
+ * suspension ends on the same change, from its own callback.
+ */
+static void
+rawread_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct bufferevent *bev = arg;
+
+	/* cheapest first: this runs on every change of every input */
+	if (info->n_deleted == 0 || bev->wm_read.high == 0 ||
+	    info->orig_size + info->n_added - info->n_deleted >=
+	    bev->wm_read.high ||
+	    event_pending(&bev->ev_read, EV_READ, NULL) ||
+	    !(bufferevent_get_enabled(bev) & EV_READ) ||
+	    event_get_callback(&bev->ev_read) != rawread_cb)
+		return;
+	(void)event_add(&bev->ev_read, evutil_timerisset(&bev->timeout_read) ?
+	    &bev->timeout_read : NULL);
+}
+
 int
 rawread_attach(struct bufferevent *bev)
 {
 	evutil_socket_t fd = bufferevent_getfd(bev);
+	struct evbuffer_cb_entry *cb;
 
 	if (fd < 0 || event_pending(&bev->ev_read, EV_READ | EV_TIMEOUT, NULL))
 		return -1;
-	return event_assign(&bev->ev_read, bufferevent_get_base(bev), fd,
-	    EV_READ | EV_PERSIST | EV_FINALIZE, rawread_cb, bev);
+	/* freed with the input buffer */
+	if ((cb = evbuffer_add_cb(bev->input, rawread_input_cb, bev)) == NULL)
+		return -1;
+	if (event_assign(&bev->ev_read, bufferevent_get_base(bev), fd,
+	    EV_READ | EV_PERSIST | EV_FINALIZE, rawread_cb, bev) == -1) {
+		evbuffer_remove_cb_entry(bev->input, cb);
+		return -1;
+	}
+	return 0;
+}
+
+void
+rawread_set_high(struct bufferevent *bev, size_t high)
+{
+	struct evbuffer_cb_info below;
+
+	/* libevent's reads (not attached) suspend by libevent's mark */
+	if (event_get_callback(&bev->ev_read) != rawread_cb) {
+		bufferevent_setwatermark(bev, EV_READ, 0, high);
+		return;
+	}
+	/* Drop a mark libevent keeps (its input callback off; resumes a
+	 * suspended read), then set ours in place: bufferevent_setwatermark
+	 * with a mark would install libevent's callback again.  Once per
+	 * bufferevent, not per request. */
+	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	bev->wm_read.high = high;
+	/* as if the input had just shrunk to its length: below the mark,
+	 * reading resumes */
+	below.orig_size = evbuffer_get_length(bev->input) + 1;
+	below.n_added = 0;
+	below.n_deleted = 1;
+	rawread_input_cb(bev->input, &below, bev);
 }

@@ -531,7 +531,7 @@ server_force_cb(evutil_socket_t fd, short what, void *arg)
 	log_warnx("shutdown: shutdown_timeout reached, closing the "
 	    "remaining connections");
 	for (unsigned i = 0; i < srv.n_workers; i++)
-		event_base_loopbreak(srv.workers[i].base);
+		worker_break(&srv.workers[i]);
 }
 
 static void
@@ -674,6 +674,9 @@ server_run(const char *config_path)
 	 * This also pins the mmap threshold at its default, 128 KiB. */
 	(void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	server_raise_nofile();
+	/* Locks for the bases other threads poke: workers make the control
+	 * base's events active (server_worker_ack, jwks kicks, admin).  The
+	 * workers' own bases opt out (EVENT_BASE_FLAG_NOLOCK, worker.h). */
 	if (evthread_use_pthreads() == -1) {
 		log_warnx("libevent: no thread support");
 		conf_unref(c);
@@ -818,7 +821,7 @@ out:
 			/* a start that failed half-way: stop what runs */
 			srv.n_workers = started;
 			for (unsigned i = 0; i < started; i++)
-				event_base_loopbreak(srv.workers[i].base);
+				worker_break(&srv.workers[i]);
 		}
 		workers_join(srv.workers, started);
 		workers_free(srv.workers, srv.n_workers);

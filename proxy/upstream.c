@@ -138,7 +138,9 @@ upstream_get_idle(struct worker *w, const struct sockaddr *sa, socklen_t len)
 	upstream_unlink_idle(u);
 	u->state = UPSTREAM_BUSY;
 	u->reused = true;
-	bufferevent_set_timeouts(u->bev, NULL, NULL);
+	/* the idle timeout stays until the caller sets its own (upstream.h),
+	 * in the same loop pass: clearing it here cost an event_add per
+	 * request for nothing (issue 6) */
 	return u;
 }
 
@@ -169,7 +171,6 @@ upstream_connect(struct worker *w, const struct sockaddr *sa, socklen_t len,
 	}
 	bufferevent_set_max_single_read(u->bev, UPSTREAM_MAX_IO);
 	bufferevent_set_max_single_write(u->bev, UPSTREAM_MAX_IO);
-	bufferevent_setwatermark(u->bev, EV_READ, 0, EXCHANGE_BUF_HIGH);
 	/* libevent times a connect with the write timeout */
 	tv.tv_sec = (time_t)(connect_timeout_ms / 1000);
 	tv.tv_usec = (suseconds_t)(connect_timeout_ms % 1000) * 1000;
@@ -178,6 +179,7 @@ upstream_connect(struct worker *w, const struct sockaddr *sa, socklen_t len,
 		goto fail;
 	/* after the connect, which re-assigns the bufferevent's events */
 	(void)rawread_attach(u->bev);	/* no FIONREAD; else libevent's */
+	rawread_set_high(u->bev, EXCHANGE_BUF_HIGH);
 	return u;
 fail:
 	upstream_free(u);

@@ -54,7 +54,8 @@ struct upstream_cache *upstream_cache_new(void);
 void upstream_cache_free(struct upstream_cache *uc);
 
 /* An idle connection to sa, now BUSY, or NULL.  The caller sets the
- * bufferevent's callbacks and timeouts. */
+ * bufferevent's callbacks and timeouts (the idle ones are still set) before
+ * it returns to the loop. */
 struct upstream *upstream_get_idle(struct worker *w,
     const struct sockaddr *sa, socklen_t len);
 /* Start connecting to sa (non-blocking).  NULL on an immediate failure. */

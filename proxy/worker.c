@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -31,8 +32,10 @@
 #include "proxy/accesslog.h"
 #include "proxy/conn.h"
 #include "proxy/connlimit.h"
+#include "proxy/exchange.h"
 #include "proxy/flush.h"
 #include "proxy/h1_parse.h"
+#include "proxy/headbuf.h"
 #include "proxy/listener.h"
 #include "proxy/server_internal.h"
 #include "proxy/snapshot.h"
@@ -69,10 +72,23 @@ worker_date(struct worker *w)
 size_t
 worker_request_id(struct worker *w, char *out)
 {
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(w->reqid_prefix), d;
+	char digits[16];
+	uint64_t seq = ++w->reqid_seq;
+
 	/* 8 hex digits of process randomness + worker + counter: unique per
-	 * run, cheap, and not a secret. */
-	return (size_t)snprintf(out, 33, "%s%02x%014llx", w->reqid_prefix,
-	    w->id & 0xff, (unsigned long long)++w->reqid_seq);
+	 * run, cheap, and not a secret.  What "%s%02x%014llx" printed, without
+	 * printf (issue 6: once per request). */
+	memcpy(out, w->reqid_prefix, n);
+	out[n++] = hex[(w->id >> 4) & 0xf];
+	out[n++] = hex[w->id & 0xf];
+	d = headbuf_fmt_hex(digits, seq);
+	for (; d < 14; d++)
+		out[n++] = '0';
+	n += headbuf_fmt_hex(out + n, seq);
+	out[n] = '\0';
+	return n;
 }
 
 void
@@ -123,6 +139,8 @@ workers_new(unsigned n)
 		r = (uint32_t)getpid() ^ (uint32_t)time(NULL);
 	for (unsigned i = 0; i < n; i++) {
 		ws[i].id = i;
+		ws[i].wake_fd = -1;
+		atomic_init(&ws[i].brk, false);
 		pthread_mutex_init(&ws[i].mu, NULL);
 		TAILQ_INIT(&ws[i].conns);
 		TAILQ_INIT(&ws[i].fronts);
@@ -301,6 +319,18 @@ worker_listen_close_all(struct worker *w)
 
 /* ---- messages from the control thread ---------------------------------- */
 
+/* The one way another thread reaches a worker's loop (its base has no
+ * locks): the eventfd becomes readable, worker_msg_cb runs in the worker. */
+static void
+worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN: the counter is saturated, so it is readable anyway */
+	while (write(w->wake_fd, &one, sizeof(one)) == -1 && errno == EINTR)
+		;
+}
+
 void
 worker_post(struct worker *w, struct worker_msg *m)
 {
@@ -312,7 +342,14 @@ worker_post(struct worker *w, struct worker_msg *m)
 		;
 	*pp = m;
 	pthread_mutex_unlock(&w->mu);
-	event_active(w->msg_ev, EV_READ, 0);
+	worker_wake(w);
+}
+
+void
+worker_break(struct worker *w)
+{
+	atomic_store(&w->brk, true);
+	worker_wake(w);
 }
 
 static void
@@ -347,7 +384,11 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct worker_msg *m, *next;
+	uint64_t v;
 
+	/* reset the eventfd first: a post after this read wakes us again */
+	while (read(w->wake_fd, &v, sizeof(v)) == -1 && errno == EINTR)
+		;
 	pthread_mutex_lock(&w->mu);
 	m = w->msgs;
 	w->msgs = NULL;
@@ -372,6 +413,8 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 		server_worker_ack(w, m);
 		free(m);
 	}
+	if (atomic_load(&w->brk))
+		event_base_loopbreak(w->base);
 }
 
 /* ---- the thread ---------------------------------------------------------- */
@@ -409,6 +452,8 @@ worker_base_new(void)
 
 	if ((cfg = event_config_new()) == NULL)
 		return NULL;
+	/* Only this worker's thread uses its base (worker.h): no locks. */
+	(void)event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 	(void)event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
@@ -423,8 +468,10 @@ worker_start(struct worker *w, struct snapshot *s, struct lsock **ls,
 	int rc;
 
 	if ((w->base = worker_base_new()) == NULL ||
-	    (w->msg_ev = event_new(w->base, -1, EV_PERSIST, worker_msg_cb,
-	    w)) == NULL ||
+	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (w->msg_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
+	    worker_msg_cb, w)) == NULL ||
+	    event_add(w->msg_ev, NULL) == -1 ||
 	    (w->scratch_req = malloc(sizeof(struct h1_request))) == NULL ||
 	    (w->scratch_resp = malloc(sizeof(struct h1_response))) == NULL ||
 	    (w->ucache = upstream_cache_new()) == NULL ||
@@ -494,8 +541,11 @@ workers_free(struct worker *ws, unsigned n)
 		splice_pipes_free(w->pipes);
 		if (w->cur != NULL)
 			wsnap_unref(w->cur);
+		exchange_spares_free(w);
 		if (w->msg_ev != NULL)
 			event_free(w->msg_ev);
+		if (w->wake_fd != -1)
+			close(w->wake_fd);
 		free(w->scratch_req);
 		free(w->scratch_resp);
 		if (w->base != NULL)

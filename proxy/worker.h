@@ -8,13 +8,18 @@
  *
  * The control thread talks to a worker only through worker_post(): a
  * message queued under the worker's own mutex (taken once per reload, never
- * per request) and an event made active in the worker's base.  The worker
- * answers through server_worker_ack().
+ * per request) and a write to the worker's eventfd, which its loop watches;
+ * worker_break() (forced shutdown) goes the same way.  Nothing else of
+ * another thread touches a worker's base, so the base is created without
+ * libevent's locks (EVENT_BASE_FLAG_NOLOCK: issue 6 measured a lock and
+ * unlock around every event_add/event_del/deferred callback otherwise).
+ * The worker answers through server_worker_ack().
  */
 #ifndef LIMEN_PROXY_WORKER_H
 #define LIMEN_PROXY_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -32,6 +37,8 @@ struct upstream_cache;
 struct flusher;
 struct splice_pipes;
 struct accesslog_buf;
+struct arena;
+struct evbuffer;
 struct h1_request;
 struct h1_response;
 
@@ -84,7 +91,9 @@ struct worker {
 
 	pthread_mutex_t mu;		/* guards msgs only */
 	struct worker_msg *msgs;
-	struct event *msg_ev;
+	struct event *msg_ev;		/* reads wake_fd */
+	int wake_fd;			/* eventfd: msgs or brk posted */
+	atomic_bool brk;		/* worker_break: leave the loop now */
 
 	struct wlisten *listens;
 	struct conn_list conns;
@@ -104,6 +113,13 @@ struct worker {
 	struct conn_idles *idles;	/* conn.c: compact idle conns */
 	struct accesslog_buf *alog;
 
+	/* exchange.c: arenas and request-body buffers of ended exchanges,
+	 * reused by the next ones instead of 3 mallocs and frees each */
+#define WORKER_XSPARES 32
+	struct arena *xspare_arena[WORKER_XSPARES];
+	struct evbuffer *xspare_body[WORKER_XSPARES];
+	unsigned n_xspare;
+
 	uint64_t reqid_seq;
 	char reqid_prefix[12];
 	time_t date_sec;		/* cached Date header */
@@ -116,6 +132,8 @@ struct worker *workers_new(unsigned n);
 int worker_start(struct worker *w, struct snapshot *s, struct lsock **ls,
     size_t n_ls);
 void worker_post(struct worker *w, struct worker_msg *m);
+/* From another thread: make w's loop stop at once (forced shutdown). */
+void worker_break(struct worker *w);
 void workers_join(struct worker *ws, unsigned n);
 void workers_free(struct worker *ws, unsigned n);
 
