@@ -35,6 +35,19 @@
 
 #define EXCHANGE_ARENA_CHUNK 4096
 
+/* Under AddressSanitizer an exchange's memory is really freed, never kept
+ * for the next one, so that a use after free is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define EXCHANGE_KEEP_SPARES 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EXCHANGE_KEEP_SPARES 0
+#endif
+#endif
+#ifndef EXCHANGE_KEEP_SPARES
+#define EXCHANGE_KEEP_SPARES 1
+#endif
+
 struct exchange *
 exchange_new(struct worker *w, const struct exchange_front *front,
     void *front_ctx)
@@ -89,7 +102,8 @@ exchange_free(struct exchange *x)
 	w = x->w;
 	a = x->arena;
 	body = x->req_body;
-	if (w->n_xspare < WORKER_XSPARES && evbuffer_get_length(body) == 0) {
+	if (EXCHANGE_KEEP_SPARES && w->n_xspare < WORKER_XSPARES &&
+	    evbuffer_get_length(body) == 0) {
 		arena_reset(a);
 		w->xspare_arena[w->n_xspare] = a;
 		w->xspare_body[w->n_xspare] = body;
