@@ -5,7 +5,8 @@
  * 1 an Authorization value, both verified against a fixed key set
  * (Ed25519, P-256, RSA; the seed corpus has tokens signed with their
  * private halves, which are not kept); 2 a JWKS document; 3 exactly: a
- * Cache-Control value for the jwks_url refresh schedule (proxy/jwks.c);
+ * Cache-Control value, optionally a newline and an Expires value, for the
+ * jwks_url refresh schedule (proxy/jwks.c);
  * 4 exactly: an Authorization value with no key set loaded yet.
  *
  * Invariants: no crash or leak; a token that verifies yields headers
@@ -78,14 +79,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	if (data[0] == 3) {
-		char cc[256];
+		/* Cache-Control, then (after a newline) an Expires value */
+		char cc[256], *exp;
 		long delay;
 
 		if (n >= sizeof cc)
 			return 0;
 		memcpy(cc, s, n);
 		cc[n] = '\0';
-		delay = jwks_refresh_delay(cc);
+		if ((exp = strchr(cc, '\n')) != NULL)
+			*exp++ = '\0';
+		delay = jwks_refresh_delay(cc, exp, NULL, 1800000000);
 		if (jwks_max_age(cc) < -1 || delay < JWKS_REFRESH_MIN_S ||
 		    delay > JWKS_REFRESH_MAX_S)
 			abort();
