@@ -17,6 +17,25 @@
 #include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
+size_t
+rawread_budget(struct bufferevent *bev, size_t cap)
+{
+	size_t low = 0, high = 0, len = evbuffer_get_length(bev->input);
+	ev_ssize_t max;
+
+	bufferevent_getwatermark(bev, EV_READ, &low, &high);
+	if (high != 0) {
+		if (len >= high)
+			return 0;
+		if (high - len < cap)
+			cap = high - len;
+	}
+	if ((max = bufferevent_get_max_single_read(bev)) > 0 &&
+	    (size_t)max < cap)
+		cap = (size_t)max;
+	return cap;
+}
+
 static void
 rawread_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -24,8 +43,7 @@ rawread_cb(evutil_socket_t fd, short what, void *arg)
 	struct evbuffer *in = bev->input;
 	struct evbuffer_iovec v[2];
 	struct iovec iov[2];
-	size_t low = 0, high = 0, len, want = RAWREAD_SIZE;
-	ev_ssize_t max;
+	size_t want;
 	ssize_t n;
 	int nv, used;
 	short ev = BEV_EVENT_READING;
@@ -34,22 +52,13 @@ rawread_cb(evutil_socket_t fd, short what, void *arg)
 		ev |= BEV_EVENT_TIMEOUT;
 		goto stop;
 	}
-	len = evbuffer_get_length(in);
-	bufferevent_getwatermark(bev, EV_READ, &low, &high);
-	if (high != 0) {
-		if (len >= high) {
-			/* at the mark: stop reading; rawread_input_cb (or
-			 * libevent's own callback, for a mark libevent set)
-			 * resumes once the input is below it again */
-			event_del(&bev->ev_read);
-			return;
-		}
-		if (high - len < want)
-			want = high - len;
+	if ((want = rawread_budget(bev, RAWREAD_SIZE)) == 0) {
+		/* at the mark: stop reading; rawread_input_cb (or libevent's
+		 * own callback, for a mark libevent set) resumes once the
+		 * input is below it again */
+		event_del(&bev->ev_read);
+		return;
 	}
-	if ((max = bufferevent_get_max_single_read(bev)) > 0 &&
-	    (size_t)max < want)
-		want = (size_t)max;
 
 	/* the socket bufferevent keeps its input's end frozen outside its
 	 * own reads; thaw it for ours, as bufferevent_readcb does */

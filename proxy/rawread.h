@@ -41,5 +41,12 @@ int rawread_attach(struct bufferevent *bev);
 /* bev's read high-water mark (low mark 0): kept by rawread when attached,
  * else bufferevent_setwatermark.  0 means none. */
 void rawread_set_high(struct bufferevent *bev, size_t high);
+/*
+ * How many bytes one read for bev may take (rawread's, and tlsio.c's own
+ * reads): cap, less what is left below the read high-water mark, at most
+ * the bufferevent's max single read.  0 when the input is at the mark:
+ * the caller suspends reading, each in its own way.
+ */
+size_t rawread_budget(struct bufferevent *bev, size_t cap);
 
 #endif

@@ -38,6 +38,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 
+#include "proxy/rawread.h"
 #include "proxy/tls.h"
 
 /* Raw bytes per read(2): two full records and more; what they decrypt to
@@ -293,8 +294,7 @@ tlsio_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct bufferevent *bev = arg;
 	struct tlsio *t = tlsio_of(bev);
-	size_t low = 0, high = 0, len, want = TLSIO_RAW;
-	ev_ssize_t max;
+	size_t low = 0, high = 0, want;
 	ssize_t n;
 	short ev = BEV_EVENT_READING;
 
@@ -302,20 +302,12 @@ tlsio_read_cb(evutil_socket_t fd, short what, void *arg)
 		ev |= BEV_EVENT_TIMEOUT;
 		goto stop;
 	}
-	len = evbuffer_get_length(bev->input);
-	bufferevent_getwatermark(bev, EV_READ, &low, &high);
-	if (high != 0) {
-		if (len >= high) {
-			/* suspend as libevent does (see rawread.c) */
-			bufferevent_setwatermark(bev, EV_READ, low, high);
-			return;
-		}
-		if (high - len < want)
-			want = high - len;
+	if ((want = rawread_budget(bev, TLSIO_RAW)) == 0) {
+		/* at the mark: suspend as libevent does (see rawread.c) */
+		bufferevent_getwatermark(bev, EV_READ, &low, &high);
+		bufferevent_setwatermark(bev, EV_READ, low, high);
+		return;
 	}
-	if ((max = bufferevent_get_max_single_read(bev)) > 0 &&
-	    (size_t)max < want)
-		want = (size_t)max;
 	n = read(fd, tlsio_raw, want);
 	if (n > 0) {
 		t->rp = tlsio_raw;
