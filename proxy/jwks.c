@@ -64,6 +64,9 @@ static struct {
 
 /* ---- pure pieces -------------------------------------------------------- */
 
+/* Lifetimes saturate here instead of overflowing (then clamped to MAX). */
+#define JWKS_AGE_CAP_S	(100L * 365 * 86400)
+
 long
 jwks_max_age(const char *cc)
 {
@@ -101,7 +104,7 @@ jwks_max_age(const char *cc)
 					v = -1;
 					break;
 				}
-				if (v < 100L * 365 * 86400)
+				if (v < JWKS_AGE_CAP_S)
 					v = v * 10 + (tok[i] - '0');
 			}
 			if (v >= 0 && age == -1)
@@ -126,7 +129,7 @@ jwks_lifetime(const char *cc, const char *expires, const char *date,
 		origin = now;
 	if (exp <= origin)
 		return 0;
-	return exp - origin > 100L * 365 * 86400 ? 100L * 365 * 86400 :
+	return exp - origin > JWKS_AGE_CAP_S ? JWKS_AGE_CAP_S :
 	    (long)(exp - origin);
 }
 
